@@ -1,0 +1,230 @@
+"""The ``recipegen`` command: parse options, load the config, call the library.
+
+TensorFlow takes seconds to import, so it is imported inside the commands that need it and
+``recipegen --help`` stays instant. Mistakes in the user's input (a path, a key, an option)
+come out as one line on stderr with exit code 2; failures while running exit 1; Ctrl-C
+exits 130. ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+
+from recipegen.errors import RecipegenError
+
+DEFAULT_CONFIG = Path("configs/default.toml")
+
+
+class BadInput(click.ClickException):
+    exit_code = 2
+
+
+class RecipegenGroup(click.Group):
+    """Turns library exceptions into the exit codes of the CLI contract."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except RecipegenError as e:
+            if debug:
+                raise
+            raise BadInput(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise click.exceptions.Exit(130) from None
+        except Exception as e:
+            if debug:
+                raise
+            raise click.ClickException(f"{type(e).__name__}: {e} (run with --debug for the traceback)") from None
+
+
+@click.group(cls=RecipegenGroup)
+@click.version_option(package_name="recipegen")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and TensorFlow's own log lines.")
+def cli(debug: bool) -> None:
+    """Train a word-level recipe generator and sample recipes from it.
+
+    \b
+        recipegen train --config configs/quick.toml
+        recipegen generate --temperature 0.5
+        recipegen evaluate
+    """
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help=f"TOML config (default: {DEFAULT_CONFIG} if present, else the built-in book values).")
+@click.option("--data", type=str, help="Corpus to train on (.json, .jsonl or .txt); overrides data.path.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory to write (default: runs/<timestamp>).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Overrides train.epochs.")
+@click.option("--seed", type=int, help="Overrides seed (split, shuffling, initial weights, samples).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override any config key, e.g. --set model.cell=gru --set model.units=64. Repeatable.")
+@click.option("--overwrite", is_flag=True, help="Replace the files of an existing run directory.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or samples; print only the run directory.")
+def train(config_path: Path | None, data: str | None, out: Path | None, epochs: int | None, seed: int | None,
+          overrides: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+    """Train a model and write a run directory.
+
+    \b
+        recipegen train --config configs/quick.toml --out runs/quick
+        recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru
+    """
+    from recipegen.config import load_config, parse_override
+
+    values = dict(parse_override(text) for text in overrides)
+    for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed)):
+        if value is not None:
+            values[key] = value
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
+    config = load_config(config_path, values)
+
+    _start_tensorflow()
+    from recipegen.run import new_run_dir
+    from recipegen.train import train as train_model
+
+    run_dir = out or new_run_dir()
+    log = None if quiet else (lambda message: click.echo(message, err=True))
+    result = train_model(config, run_dir, overwrite=overwrite, verbose=not quiet, log=log)
+    if quiet:
+        click.echo(str(result.run_dir))
+        return
+    m = result.metrics
+    click.echo(f"Saved {result.run_dir}: best epoch {m['best_epoch']} of {m['epochs']}, "
+               f"held-out perplexity {m['val_perplexity']:.2f}, accuracy {m['val_accuracy']:.1%}")
+
+
+@cli.command()
+@click.option("--model", "run_path", type=click.Path(path_type=Path),
+              help="Run directory (default: the most recently saved run under ./runs).")
+@click.option("--prompt", default="recipe for", show_default=True, help="How each recipe starts.")
+@click.option("--temperature", "-t", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Sampling temperature; 0 is greedy (always the most likely word).")
+@click.option("--top-k", type=click.IntRange(min=1), help="Sample only among the K most likely words.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Sample only among the most likely words whose probability adds up to P.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=200, show_default=True, help="Longest recipe, in tokens after the prompt.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True, help="How many recipes, sampled in parallel.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int | None, top_p: float | None,
+             max_tokens: int, count: int, seed: int | None, as_json: bool) -> None:
+    """Sample recipes from a trained model.
+
+    \b
+        recipegen generate --temperature 0.5
+        recipegen generate --prompt "recipe for chocolate cake |" -n 3 --seed 7 --json
+    """
+    if not math.isfinite(temperature):
+        raise click.BadParameter(f"{temperature!r} is not a finite number", param_hint="--temperature")
+    _start_tensorflow()
+    from recipegen.generate import Generator
+    from recipegen.run import load_run
+
+    run = load_run(run_path)
+    generator = Generator(run.model, run.vocabulary)
+    try:
+        generation = generator.generate(prompt, n=count, max_tokens=max_tokens, temperature=temperature,
+                                        top_k=top_k, top_p=top_p, seed=seed)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--prompt") from None
+    if generation.unknown_words:
+        click.echo(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(generation.unknown_words)}", err=True)
+
+    if as_json:
+        click.echo(json.dumps({
+            "run": str(run.path),
+            "prompt": " ".join(generation.prompt_tokens),
+            "unknown_words": generation.unknown_words,
+            "temperature": temperature, "top_k": top_k, "top_p": top_p,
+            "max_tokens": max_tokens, "seed": generation.seed,
+            "samples": [{"text": s.text, "tokens": len(s.tokens), "ended": s.ended} for s in generation.samples],
+        }, indent=2))
+        return
+    for i, sample in enumerate(generation.samples):
+        if i:
+            click.echo()
+        click.echo(_as_page(sample.text, sample.ended))
+
+
+@cli.command()
+@click.option("--model", "run_path", type=click.Path(path_type=Path),
+              help="Run directory (default: the most recently saved run under ./runs).")
+@click.option("--data", type=click.Path(path_type=Path),
+              help="Score this corpus instead of the run's own held-out recipes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def evaluate(run_path: Path | None, data: Path | None, as_json: bool) -> None:
+    """Held-out perplexity and next-token accuracy, over real tokens only.
+
+    \b
+        recipegen evaluate
+        recipegen evaluate --model runs/quick --data other_recipes.json --json
+    """
+    _start_tensorflow()
+    from recipegen.data import load_corpus
+    from recipegen.evaluate import score_texts
+    from recipegen.pipeline import recipe_texts
+    from recipegen.run import load_run, read_heldout
+
+    run = load_run(run_path)
+    texts = recipe_texts(load_corpus(data).recipes) if data else read_heldout(run.path)
+    score = score_texts(run.model, run.vocabulary, texts, run.config.data.sequence_length, run.config.train.batch_size)
+    if score.tokens == 0:
+        raise BadInput(f"{data or run.path}: no tokens to score")
+    result = {"run": str(run.path), "data": str(data) if data else "held-out split", "recipes": len(texts)} | score.as_dict()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{result['run']} on {result['data']} ({len(texts)} recipes, {score.tokens:,} tokens): "
+               f"perplexity {score.perplexity:.2f}, accuracy {score.accuracy:.1%}")
+
+
+def _as_page(text: str, ended: bool) -> str:
+    """Title on its own line, directions wrapped, a mark when the recipe was cut short."""
+    title, _, directions = text.partition(" | ")
+    body = textwrap.fill(directions, width=88, initial_indent="  ", subsequent_indent="  ") if directions else ""
+    page = f"{title}\n{body}" if body else title
+    return page if ended else page + " [...]"
+
+
+def _start_tensorflow() -> None:
+    """Import TensorFlow, quietly unless --debug; commands call this once they know they run."""
+    if not click.get_current_context().find_root().params.get("debug"):
+        _import_tensorflow_quietly()
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr.
+
+    Some of those lines ignore TF_CPP_MIN_LOG_LEVEL, so stderr is pointed at /dev/null for
+    the import alone; a Python exception from the import still surfaces as usual.
+    Only commands that need TensorFlow pay for the import: ``--help`` never reaches here.
+    """
+    import sys
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main() -> None:
+    cli(prog_name="recipegen")

@@ -1,0 +1,217 @@
+"""One typed, frozen configuration for a run, loaded from TOML and overridable key by key.
+
+The defaults below are the book's values (Generative Deep Learning, 2nd ed., chapter 5);
+``configs/default.toml`` repeats them and a test keeps the two in step. Every run writes
+its resolved config to ``config.toml`` in the run directory, so a run can be reproduced
+from that file alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipegen.errors import ConfigError
+
+CELLS = ("lstm", "gru")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    path: str = "data/recipes.json"  # .json (Epicurious list), .jsonl, or .txt (blank-line separated)
+    validation_fraction: float = 0.2  # share of recipes held out for validation and `evaluate`
+    vocab_size: int = 10_000  # TextVectorization max_tokens, padding and [UNK] included
+    sequence_length: int = 200  # tokens per training window; longer recipes span several windows
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: str = "lstm"  # "lstm" or "gru"
+    layers: int = 1  # stacked recurrent layers
+    units: int = 128  # units per recurrent layer
+    embedding_dim: int = 100  # size of each word vector
+    dropout: float = 0.0  # dropout on the input of each recurrent layer and of the output layer
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 25  # passes over the training recipes
+    batch_size: int = 32  # windows per gradient step
+    learning_rate: float = 0.001  # Adam's step size (Keras default, as in the book)
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    prompt: str = "recipe for"  # how each end-of-epoch sample starts
+    temperatures: tuple[float, ...] = (1.0,)  # one sample per temperature at every epoch end
+    max_tokens: int = 100  # longest end-of-epoch sample, in tokens
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 42  # one seed for the split, the shuffling, the initial weights and the samples
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read a TOML config (or start from the defaults) and apply dotted-key overrides.
+
+    ``overrides`` maps keys such as ``"model.units"`` to values; strings are parsed as TOML
+    values where they can be (``"64"`` -> 64), so ``--set model.units=64`` works from a shell.
+    """
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        raw = _read_toml(Path(path))
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value)
+    config = _build(Config, raw, source, prefix="")
+    validate(config, source)
+    return config
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``key=value`` from the command line, reading the value as TOML when it is one."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. model.units=64")
+    return key.strip(), _parse_value(value.strip())
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    """Plain nested dicts (tuples as lists), ready for TOML or JSON."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    return {
+        key: ({k: plain(v) for k, v in value.items()} if isinstance(value, dict) else plain(value))
+        for key, value in dataclasses.asdict(config).items()
+    }
+
+
+def dumps(config: Config) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(to_dict(config))
+
+
+def validate(config: Config, source: str = "config") -> None:
+    """Reject values that would fail later, deep inside TensorFlow, with a worse message."""
+    checks = [
+        ("data.validation_fraction", 0 < config.data.validation_fraction < 1, "must be between 0 and 1 (exclusive)"),
+        ("data.vocab_size", config.data.vocab_size >= 4, "must be at least 4 (padding, [UNK], end-of-recipe, and one word)"),
+        ("data.sequence_length", config.data.sequence_length >= 2, "must be at least 2"),
+        ("model.cell", config.model.cell in CELLS, f"must be one of {', '.join(CELLS)}"),
+        ("model.layers", config.model.layers >= 1, "must be at least 1"),
+        ("model.units", config.model.units >= 1, "must be at least 1"),
+        ("model.embedding_dim", config.model.embedding_dim >= 1, "must be at least 1"),
+        ("model.dropout", 0 <= config.model.dropout < 1, "must be in [0, 1)"),
+        ("train.epochs", config.train.epochs >= 1, "must be at least 1"),
+        ("train.batch_size", config.train.batch_size >= 1, "must be at least 1"),
+        ("train.learning_rate", config.train.learning_rate > 0 and math.isfinite(config.train.learning_rate), "must be a positive number"),
+        ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures), "must all be >= 0"),
+        ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),
+    ]
+    for key, ok, problem in checks:
+        if not ok:
+            value = _get_dotted(config, key)
+            raise ConfigError(f"{source}: {key} = {value!r} {problem}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word such as gru
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    *sections, name = key.split(".")
+    node = raw
+    for section in sections:
+        child = node.setdefault(section, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {key}: {section} is not a section")
+        node = child
+    node[name] = value
+
+
+def _get_dotted(config: Config, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {where} must be a table, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
+    values = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, source, prefix=f"{prefix}{name}.")
+        else:
+            values[name] = _coerce(value, hint, source, f"{prefix}{name}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: {key} must be {expected}, got {value!r}")
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise wrong("a string")
+        return value
+    if typing.get_origin(hint) is tuple:
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        if not isinstance(value, (list, tuple)):
+            raise wrong("a list")
+        return tuple(_coerce(v, item, source, key) for v in value)
+    raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug in this module

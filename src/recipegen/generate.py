@@ -1,0 +1,154 @@
+"""Generating recipes from a trained model, one token at a time with carried state.
+
+The book calls ``model.predict`` on the whole prefix for every new word, so a recipe costs
+time quadratic in its length. Here the recurrent cells of the trained model are stepped
+directly: the prompt is fed once to build each layer's state (LSTM h and c, GRU h), then each
+new token is a single step of every layer. The whole loop is one compiled ``tf.function``
+built on ``tf.while_loop``, so Python is not involved per token, and ``n`` samples decode in
+parallel as one batch, each row stopping at its own end token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recipegen.model import recurrent_layers
+from recipegen.pipeline import PAD_ID, UNK_ID
+from recipegen.sampling import check_sampling_args, sample_next
+from recipegen.text import END_TOKEN, RECIPE_PREFIX, detokenize, tokenize
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str  # the prompt and what followed, readable
+    tokens: list[str]  # generated tokens only, without the end token
+    ended: bool  # the model closed the recipe itself (else it hit max_tokens)
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt_tokens: list[str]  # the prompt as the model read it
+    unknown_words: list[str]  # prompt words outside the vocabulary, read as [UNK]
+    seed: int
+    samples: list[Sample] = field(default_factory=list)
+
+
+class Generator:
+    """A compiled incremental decoder over a trained model's own layers and weights."""
+
+    def __init__(self, model: keras.Model, vocabulary: Sequence[str]):
+        self.vocabulary = list(vocabulary)
+        self._ids = {token: i for i, token in enumerate(self.vocabulary)}
+        if END_TOKEN not in self._ids:
+            raise ValueError(f"vocabulary has no {END_TOKEN!r} token")
+        self._end_id = self._ids[END_TOKEN]
+        self._embedding = model.get_layer("embedding")
+        self._cells = [layer.cell for layer in recurrent_layers(model)]
+        self._output = model.get_layer("logits")
+        # Padding is never a training target (its logit is untrained) and [UNK] is not a word
+        # a reader can use: neither is ever sampled.
+        banned = np.zeros(len(self.vocabulary), dtype=np.float32)
+        banned[[PAD_ID, UNK_ID]] = -np.inf
+        self._banned = tf.constant(banned)
+        self._decoders: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
+
+    def encode_prompt(self, prompt: str) -> tuple[list[str], list[int], list[str]]:
+        """Tokens, ids and unknown words of a prompt standardized exactly like training text."""
+        tokens = tokenize(prompt) or tokenize(RECIPE_PREFIX)
+        ids = [self._ids.get(token, UNK_ID) for token in tokens]
+        unknown = [token for token, i in zip(tokens, ids) if i == UNK_ID]
+        if len(unknown) == len(tokens):
+            raise ValueError(f"prompt {prompt!r} has no word in the model's vocabulary")
+        return tokens, ids, unknown
+
+    def generate(
+        self,
+        prompt: str = RECIPE_PREFIX,
+        n: int = 1,
+        max_tokens: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Generation:
+        check_sampling_args(temperature, top_k, top_p)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        if seed is None:
+            seed = secrets.randbits(31)
+        prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt)
+
+        decode = self._decoder(float(temperature), top_k, top_p)
+        generated = decode(
+            tf.constant(prompt_ids, tf.int32), tf.constant(n, tf.int32), tf.constant(max_tokens, tf.int32),
+            tf.constant(seed % 2**63, tf.int64),
+        ).numpy()  # (n, steps)
+
+        samples = []
+        for row in generated:
+            ids = row.tolist()
+            ended = self._end_id in ids
+            if ended:
+                ids = ids[: ids.index(self._end_id)]
+            tokens = [self.vocabulary[i] for i in ids]
+            samples.append(Sample(text=detokenize(prompt_tokens + tokens), tokens=tokens, ended=ended))
+        return Generation(prompt_tokens=prompt_tokens, unknown_words=unknown, seed=seed, samples=samples)
+
+    def _decoder(self, temperature: float, top_k: int | None, top_p: float | None):
+        key = (temperature, top_k, top_p)
+        if key not in self._decoders:
+            self._decoders[key] = tf.function(
+                lambda prompt, n, max_tokens, seed: self._decode(prompt, n, max_tokens, seed, *key),
+                reduce_retracing=True,
+            )
+        return self._decoders[key]
+
+    def _initial_states(self, batch: tf.Tensor) -> list[list[tf.Tensor]]:
+        states = []
+        for cell in self._cells:
+            sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+            states.append([tf.zeros(tf.stack([batch, size])) for size in sizes])
+        return states
+
+    def _step(self, token: tf.Tensor, states: list[list[tf.Tensor]]) -> tuple[tf.Tensor, list[list[tf.Tensor]]]:
+        """One token through every layer: (batch,) ids -> (batch, vocab) logits and new states."""
+        x = self._embedding(token)  # (batch, embedding_dim)
+        new_states = []
+        for cell, state in zip(self._cells, states):
+            x, state = cell(x, state, training=False)  # (batch, units)
+            new_states.append(list(state))
+        return self._output(x), new_states
+
+    def _decode(self, prompt, n, max_tokens, seed, temperature, top_k, top_p) -> tf.Tensor:
+        # Every prompt token but the last only builds state; the last one is the first input
+        # of the sampling loop, whose logits predict the first new token.
+        def feed_prompt(i, states):
+            _, states = self._step(tf.fill([n], prompt[i]), states)
+            return i + 1, states
+
+        _, states = tf.while_loop(
+            lambda i, _: i < tf.size(prompt) - 1, feed_prompt, (tf.constant(0), self._initial_states(n))
+        )
+
+        def sample_one(i, token, states, finished, out):
+            logits, states = self._step(token, states)
+            next_token = sample_next(logits + self._banned, tf.stack([seed, tf.cast(i, tf.int64)]), temperature, top_k, top_p)
+            next_token = tf.where(finished, PAD_ID, next_token)  # rows already ended emit padding
+            finished = finished | (next_token == self._end_id)
+            return i + 1, next_token, states, finished, out.write(i, next_token)
+
+        _, _, _, _, out = tf.while_loop(
+            lambda i, token, states, finished, out: (i < max_tokens) & ~tf.reduce_all(finished),
+            sample_one,
+            (tf.constant(0), tf.fill([n], prompt[-1]), states, tf.zeros([n], tf.bool),
+             tf.TensorArray(tf.int32, size=0, dynamic_size=True)),
+        )
+        return tf.transpose(out.stack())  # (n, steps)

@@ -1,0 +1,170 @@
+"""The run directory: everything needed to reuse a trained model, written so a crash never
+leaves a half-written file that looks whole.
+
+    runs/20261123-101500/
+        model.keras       best weights by validation loss
+        vocabulary.json   the TextVectorization vocabulary, index = token id
+        config.toml       the resolved config the run was trained with
+        heldout.jsonl     the held-out recipes, as training text ({"text": ...} per line)
+        history.csv       one row per epoch
+        samples.jsonl     the TextGenerator callback's samples, one per epoch and temperature
+        metrics.json      final metrics; written last, so its presence marks a finished run
+
+Every file is written to a temporary name in the same directory and renamed into place.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recipegen.config import Config, load_config
+from recipegen.errors import ConfigError, RunError
+
+RUNS_DIR = Path("runs")
+RUN_FORMAT = 1  # bumped when the layout above changes incompatibly
+
+MODEL_FILE = "model.keras"
+VOCABULARY_FILE = "vocabulary.json"
+CONFIG_FILE = "config.toml"
+HELDOUT_FILE = "heldout.jsonl"
+HISTORY_FILE = "history.csv"
+SAMPLES_FILE = "samples.jsonl"
+METRICS_FILE = "metrics.json"
+REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def save_model(model: Any, path: Path) -> None:
+    # Keras insists on the .keras suffix, so the temporary name keeps it.
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def new_run_dir(base: Path = RUNS_DIR) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = base / stamp
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = base / f"{stamp}-{suffix}"
+    return path
+
+
+def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
+    """Create ``path`` for a new run; refuse to mix a new run into an old one."""
+    if path.exists() and not path.is_dir():
+        raise RunError(f"{path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
+        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, METRICS_FILE):
+            (path / name).unlink(missing_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def latest_run(base: Path = RUNS_DIR) -> Path:
+    """The run directory under ``base`` whose model was saved most recently."""
+    candidates = [p for p in base.glob(f"*/{MODEL_FILE}")] if base.is_dir() else []
+    if not candidates:
+        raise RunError(f"no trained run under {base}/ (train one with `recipegen train`, or pass --model RUN_DIR)")
+    return max(candidates, key=lambda p: p.stat().st_mtime).parent
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    model: Any  # keras.Model
+    vocabulary: list[str]
+    config: Config
+    metrics: dict[str, Any]
+
+
+def load_run(path: Path | None) -> Run:
+    """Load a run directory (the latest under ./runs when ``path`` is None) and check it is whole."""
+    path = latest_run() if path is None else Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run directory")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise RunError(f"{path}: incomplete run directory, missing {', '.join(missing)}")
+    metrics = _read_json(path / METRICS_FILE) if (path / METRICS_FILE).is_file() else {}
+    run_format = metrics.get("run_format", RUN_FORMAT)
+    if run_format != RUN_FORMAT:
+        raise RunError(f"{path}: run format {run_format!r} is not supported by this recipegen (expects {RUN_FORMAT})")
+    vocabulary = _read_json(path / VOCABULARY_FILE)
+    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
+        raise RunError(f"{path / VOCABULARY_FILE}: expected a JSON list of tokens")
+    try:
+        config = load_config(path / CONFIG_FILE)
+    except ConfigError as e:
+        raise RunError(str(e)) from None
+
+    import keras
+
+    try:
+        model = keras.saving.load_model(path / MODEL_FILE)
+    except Exception as e:  # Keras raises many types for a damaged file
+        raise RunError(f"{path / MODEL_FILE}: cannot load model ({type(e).__name__}: {e})") from None
+    model_vocab = model.get_layer("embedding").input_dim
+    if model_vocab != len(vocabulary):
+        raise RunError(
+            f"{path}: vocabulary has {len(vocabulary)} tokens but the model expects {model_vocab}"
+        )
+    return Run(path=path, model=model, vocabulary=vocabulary, config=config, metrics=metrics)
+
+
+def read_heldout(path: Path) -> list[str]:
+    file = path / HELDOUT_FILE
+    if not file.is_file():
+        raise RunError(f"{path}: no {HELDOUT_FILE}; pass --data to evaluate on a corpus")
+    return [json.loads(line)["text"] for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: unreadable JSON ({e})") from None

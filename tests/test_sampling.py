@@ -1,0 +1,76 @@
+"""Samplers on hand-made logits: no model, no training."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recipegen.sampling import check_sampling_args, sample_next, top_k_filter, top_p_filter
+
+LOGITS = tf.math.log(tf.constant([[0.05, 0.5, 0.2, 0.15, 0.1]]))  # probabilities, as logits
+
+
+def draws(logits, n=300, **kwargs):
+    return {int(sample_next(logits, tf.constant([seed, 0], tf.int64), **kwargs)[0]) for seed in range(n)}
+
+
+def test_temperature_zero_is_greedy():
+    batch = tf.constant([[0.1, 3.0, -1.0], [5.0, 0.0, 4.9]])
+    assert sample_next(batch, tf.constant([0, 0], tf.int64), temperature=0).numpy().tolist() == [1, 0]
+
+
+def test_low_temperature_concentrates_high_temperature_spreads():
+    assert draws(LOGITS, temperature=0.01) == {1}
+    assert draws(LOGITS, temperature=5.0) == {0, 1, 2, 3, 4}
+
+
+def test_top_k_never_samples_outside_the_k_most_likely():
+    assert draws(LOGITS, top_k=2, temperature=3.0) == {1, 2}
+    assert draws(LOGITS, top_k=1, temperature=3.0) == {1}
+
+
+def test_top_k_larger_than_vocabulary_keeps_everything():
+    assert np.isfinite(top_k_filter(LOGITS, 99).numpy()).all()
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    # Sorted: 0.5, 0.2, 0.15, 0.1, 0.05. Mass 0.7 needs {1, 2}; 0.71 needs {1, 2, 3}; 0.5 needs {1}.
+    kept = lambda p: set(np.flatnonzero(np.isfinite(top_p_filter(LOGITS, p).numpy()[0])).tolist())
+    assert kept(0.5) == {1}
+    assert kept(0.69) == {1, 2}
+    assert kept(0.71) == {1, 2, 3}
+    assert kept(1.0) == {0, 1, 2, 3, 4}
+    assert kept(1e-9) == {1}
+    assert draws(LOGITS, top_p=0.69) == {1, 2}
+
+
+def test_top_p_applies_to_the_tempered_distribution():
+    # At temperature 3 the distribution flattens, so reaching 0.69 takes a third token.
+    assert draws(LOGITS, top_p=0.69, temperature=3.0) == {1, 2, 3}
+
+
+def test_filters_compose():
+    assert draws(LOGITS, top_k=3, top_p=0.69, temperature=2.0) == {1, 2}
+
+
+def test_same_seed_same_draws_and_seeds_differ():
+    seed = tf.constant([42, 7], tf.int64)
+    batch = tf.tile(LOGITS, [64, 1])
+    first = sample_next(batch, seed, temperature=1.0).numpy()
+    assert (first == sample_next(batch, seed, temperature=1.0).numpy()).all()
+    assert (first != sample_next(batch, tf.constant([43, 7], tf.int64), temperature=1.0).numpy()).any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": -0.1}, "temperature must be a number >= 0"),
+        ({"temperature": float("nan")}, "temperature must be a number >= 0"),
+        ({"temperature": "hot"}, "temperature must be a number >= 0"),
+        ({"temperature": 1.0, "top_k": 0}, "top_k must be an integer >= 1, got 0"),
+        ({"temperature": 1.0, "top_p": 0.0}, r"top_p must be in \(0, 1\], got 0.0"),
+        ({"temperature": 1.0, "top_p": 1.5}, r"top_p must be in \(0, 1\], got 1.5"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        check_sampling_args(**kwargs)

@@ -1,0 +1,60 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recipegen.text import END_TOKEN, detokenize, format_recipe, standardize, tokenize, training_text
+
+
+def test_punctuation_becomes_tokens_and_case_folds():
+    assert tokenize("Mix 1/2 Cup Butter, then SALT.") == ["mix", "1", "/", "2", "cup", "butter", ",", "then", "salt", "."]
+
+
+def test_prompt_and_training_text_share_one_standard_form():
+    text = training_text("Chocolate Cake", ["Melt the butter."])
+    assert text.startswith(standardize("Recipe for CHOCOLATE   cake |"))
+    assert text.endswith(" " + END_TOKEN)
+
+
+def test_format_recipe_is_the_books_template():
+    assert format_recipe(" Toast ", ["Toast bread.", "Butter it. "]) == "Recipe for Toast | Toast bread. Butter it."
+
+
+def test_detokenize_reattaches_punctuation():
+    tokens = tokenize("recipe for mom's all-purpose cake | add 1/2 cup sugar, salt, pepper. bake at 350°F (1.5 hours).")
+    assert detokenize(tokens) == (
+        "Recipe for mom's all-purpose cake | Add 1/2 cup sugar, salt, pepper. Bake at 350°f (1.5 hours)."
+    )
+
+
+def test_detokenize_stops_at_end_token():
+    assert detokenize(["salt", ".", END_TOKEN, "more"]) == "Salt."
+
+
+def test_end_token_cannot_come_from_text():
+    assert END_TOKEN not in tokenize(f"cook {END_TOKEN} now")
+
+
+recipe_like = st.text(
+    alphabet=st.sampled_from(list("abcdefghij XYZ0123456789.,;:/-'()°%!?|\n\t") + ["é", "½", "ß", "—", "İ"]),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipe_like)
+def test_round_trip_on_recipe_like_text(text):
+    tokens = tokenize(text)
+    assert tokenize(detokenize(tokens)) == tokens
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_round_trip_on_any_unicode(text):
+    tokens = tokenize(text)
+    assert tokenize(detokenize(tokens)) == tokens
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_standardize_is_idempotent(text):
+    once = standardize(text)
+    assert standardize(once) == once

@@ -1,0 +1,91 @@
+import csv
+import json
+import math
+
+import pytest
+
+from recipegen.errors import RunError
+from recipegen.evaluate import score_texts
+from recipegen.generate import Generator
+from recipegen.run import load_run, prepare_run_dir, read_heldout
+from recipegen.train import TextGenerator
+
+from conftest import TINY_OVERRIDES
+
+
+def test_run_directory_is_self_contained(tiny_run):
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"model.keras", "vocabulary.json", "config.toml", "heldout.jsonl", "history.csv",
+            "samples.jsonl", "metrics.json"} <= names
+    assert not [n for n in names if n.startswith(".")], "temporary files left behind"
+
+    history = list(csv.DictReader((tiny_run / "history.csv").open()))
+    assert [int(row["epoch"]) for row in history] == [1, 2]
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and math.isfinite(metrics["val_perplexity"])
+    assert metrics["val_loss"] == min(float(row["val_loss"]) for row in history)
+
+    samples = [json.loads(line) for line in (tiny_run / "samples.jsonl").read_text().splitlines()]
+    temperatures = TINY_OVERRIDES["sample.temperatures"]
+    assert [(s["epoch"], s["temperature"]) for s in samples] == [(e, t) for e in (1, 2) for t in temperatures]
+    assert all(s["text"].startswith("Recipe for") for s in samples)
+
+
+def test_saved_model_and_vocabulary_reproduce_the_recorded_score(tiny_run):
+    run = load_run(tiny_run)
+    assert run.config.model.units == TINY_OVERRIDES["model.units"]
+    score = score_texts(run.model, run.vocabulary, read_heldout(tiny_run), run.config.data.sequence_length, 4)
+    assert score.tokens == run.metrics["val_tokens"]
+    assert score.loss == pytest.approx(run.metrics["val_loss"], rel=1e-5)
+
+
+def test_heldout_recipes_are_not_in_the_vocabulary_source(tiny_run):
+    """The vocabulary is adapted on training recipes only: a word only held-out recipes use is unknown."""
+    run = load_run(tiny_run)
+    heldout_words = {w for text in read_heldout(tiny_run) for w in text.split()}
+    from conftest import RECIPES
+    from recipegen.text import training_text
+
+    heldout = set(read_heldout(tiny_run))
+    train_words = {w for r in RECIPES if (t := training_text(r["title"], r["directions"])) not in heldout
+                   for w in t.split()}
+    assert heldout_words - train_words, "the tiny corpus should have held-out-only words"
+    assert not (heldout_words - train_words) & set(run.vocabulary)
+
+
+def test_text_generator_callback_samples_each_temperature_each_epoch(tiny_run, tmp_path):
+    run = load_run(tiny_run)
+    lines = []
+    callback = TextGenerator(Generator(run.model, run.vocabulary), "recipe for", (1.0, 0.5), max_tokens=5,
+                             seed=1, path=tmp_path / "samples.jsonl", log=lines.append)
+    callback.on_epoch_end(0)
+    callback.on_epoch_end(1)
+    written = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [(s["epoch"], s["temperature"]) for s in written] == [(1, 1.0), (1, 0.5), (2, 1.0), (2, 0.5)]
+    assert all(s["tokens"] <= 5 for s in written)
+    assert len(lines) == 4 and lines[0].startswith("[epoch 1, temperature 1] Recipe for")
+
+
+def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.keras").write_text("precious")
+    with pytest.raises(RunError, match="already exists"):
+        prepare_run_dir(tmp_path / "run")
+    assert (tmp_path / "run" / "model.keras").read_text() == "precious"
+    prepare_run_dir(tmp_path / "run", overwrite=True)
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_incomplete_or_mismatched_runs_are_refused(tiny_run, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    (broken / "vocabulary.json").write_text(json.dumps(["", "[UNK]", "<end>"]))
+    with pytest.raises(RunError, match="vocabulary has 3 tokens but the model expects"):
+        load_run(broken)
+    (broken / "model.keras").unlink()
+    with pytest.raises(RunError, match="incomplete run directory, missing model.keras"):
+        load_run(broken)
+    with pytest.raises(RunError, match="no such run directory"):
+        load_run(tmp_path / "nowhere")
