@@ -83,6 +83,8 @@ def _is_infix(before: str, mark: str, after: str) -> bool:
 def _joined(previous: str, token: str, infix: bool) -> bool:
     if not (_is_punct(previous) or _is_punct(token)):
         return False  # two words always keep their space, or they would read back as one token
+    if SEPARATOR in (previous, token):
+        return False  # "title | directions" stays easy to see
     return infix or token in _NO_SPACE_BEFORE or previous in _NO_SPACE_AFTER
 
 
