@@ -62,6 +62,17 @@ def test_generate_plain_text_is_readable(trained):
     assert " , " not in result.stdout and " ." not in result.stdout
 
 
+def test_generate_show_probs_table_and_json(trained):
+    root, _ = trained
+    table = run("generate", "--max-tokens", "4", "--seed", "2", "--show-probs", "3", cwd=root)
+    assert table.returncode == 0, table.stderr
+    header = next(line for line in table.stdout.splitlines() if line.lstrip().startswith("step"))
+    assert header.split() == ["step", "word", "#1", "#2", "#3"]
+    output = json.loads(run("generate", "--max-tokens", "4", "--seed", "2", "--show-probs", "3", "--json", cwd=root).stdout)
+    steps = output["samples"][0]["steps"]
+    assert 1 <= len(steps) <= 4 and all(len(step["top"]) == 3 for step in steps)
+
+
 def test_generate_reports_unknown_prompt_words_on_stderr(trained):
     root, _ = trained
     result = run("generate", "--prompt", "recipe for zucchini", "--max-tokens", "3", "--json", "--seed", "1", cwd=root)

@@ -78,3 +78,23 @@ def test_prompt_without_known_words_is_an_error():
 def test_bad_arguments_raise_before_decoding(kwargs):
     with pytest.raises(ValueError):
         Generator(model_for(), VOCABULARY).generate("recipe for", **kwargs)
+
+
+def test_show_probs_lists_the_sampled_distribution():
+    generator = Generator(model_for(), VOCABULARY)
+    greedy = generator.generate("recipe for", max_tokens=6, temperature=0, seed=0, show_probs=3).samples[0]
+    assert len(greedy.steps) == len(greedy.tokens) + greedy.ended
+    for token, top in zip(greedy.tokens, greedy.steps):
+        probabilities = [p for _, p in top]
+        assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-6
+        assert top[0][0] == token  # greedy picks the most likely word
+    filtered = generator.generate("recipe for", max_tokens=6, temperature=1.5, top_k=2, seed=0, show_probs=3)
+    for top in filtered.samples[0].steps:
+        assert sum(p for _, p in top[:2]) == pytest.approx(1, abs=1e-5) and top[2][1] == 0
+
+
+def test_show_probs_does_not_change_the_sample():
+    generator = Generator(model_for(), VOCABULARY)
+    plain = generator.generate("recipe for", n=4, max_tokens=10, seed=9)
+    shown = generator.generate("recipe for", n=4, max_tokens=10, seed=9, show_probs=2)
+    assert [s.text for s in plain.samples] == [s.text for s in shown.samples]

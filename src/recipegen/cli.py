@@ -116,14 +116,17 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--max-tokens", type=click.IntRange(min=1), default=200, show_default=True, help="Longest recipe, in tokens after the prompt.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True, help="How many recipes, sampled in parallel.")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
+@click.option("--show-probs", type=click.IntRange(min=0), default=0, metavar="K",
+              help="After each recipe, a table of the K most likely next words and their probabilities at every step.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int | None, top_p: float | None,
-             max_tokens: int, count: int, seed: int | None, as_json: bool) -> None:
+             max_tokens: int, count: int, seed: int | None, show_probs: int, as_json: bool) -> None:
     """Sample recipes from a trained model.
 
     \b
         recipegen generate --temperature 0.5
         recipegen generate --prompt "recipe for chocolate cake |" -n 3 --seed 7 --json
+        recipegen generate --temperature 0.8 --top-k 40 --top-p 0.9 --show-probs 5
     """
     if not math.isfinite(temperature):
         raise click.BadParameter(f"{temperature!r} is not a finite number", param_hint="--temperature")
@@ -135,7 +138,7 @@ def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int 
     generator = Generator(run.model, run.vocabulary)
     try:
         generation = generator.generate(prompt, n=count, max_tokens=max_tokens, temperature=temperature,
-                                        top_k=top_k, top_p=top_p, seed=seed)
+                                        top_k=top_k, top_p=top_p, seed=seed, show_probs=show_probs)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--prompt") from None
     if generation.unknown_words:
@@ -148,13 +151,16 @@ def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int 
             "unknown_words": generation.unknown_words,
             "temperature": temperature, "top_k": top_k, "top_p": top_p,
             "max_tokens": max_tokens, "seed": generation.seed,
-            "samples": [{"text": s.text, "tokens": len(s.tokens), "ended": s.ended} for s in generation.samples],
+            "samples": [_sample_json(s) for s in generation.samples],
         }, indent=2))
         return
     for i, sample in enumerate(generation.samples):
         if i:
             click.echo()
         click.echo(_as_page(sample.text, sample.ended))
+        if sample.steps:
+            click.echo()
+            click.echo(_probability_table(sample))
 
 
 @cli.command()
@@ -187,6 +193,32 @@ def evaluate(run_path: Path | None, data: Path | None, as_json: bool) -> None:
         return
     click.echo(f"{result['run']} on {result['data']} ({len(texts)} recipes, {score.tokens:,} tokens): "
                f"perplexity {score.perplexity:.2f}, accuracy {score.accuracy:.1%}")
+
+
+def _sample_json(sample: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {"text": sample.text, "tokens": len(sample.tokens), "ended": sample.ended}
+    if sample.steps:
+        chosen = sample.tokens + (["<end>"] if sample.ended else [])
+        result["steps"] = [
+            {"token": token, "top": [{"token": t, "p": round(p, 6)} for t, p in top]}
+            for token, top in zip(chosen, sample.steps)
+        ]
+    return result
+
+
+def _probability_table(sample: Any) -> str:
+    """The book's print_probs view: per step, the word chosen and the K most likely words."""
+    chosen = sample.tokens + (["<end>"] if sample.ended else [])
+    cells = [[f"{t} {p:.3f}" for t, p in top] for top in sample.steps]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))]
+    token_width = max(len("word"), *(len(t) for t in chosen))
+    header = f"{'step':>4}  {'word':<{token_width}}  " + "  ".join(
+        f"{f'#{k + 1}':<{w}}" for k, w in enumerate(widths))
+    lines = [header.rstrip()]
+    for step, (token, row) in enumerate(zip(chosen, cells), start=1):
+        lines.append((f"{step:>4}  {token:<{token_width}}  " + "  ".join(
+            f"{cell:<{w}}" for cell, w in zip(row, widths))).rstrip())
+    return "\n".join(lines)
 
 
 def _as_page(text: str, ended: bool) -> str:

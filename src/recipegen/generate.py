@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from recipegen.model import recurrent_layers
 from recipegen.pipeline import PAD_ID, UNK_ID
-from recipegen.sampling import check_sampling_args, sample_next
+from recipegen.sampling import check_sampling_args, sample_next, sampled_logits
 from recipegen.text import END_TOKEN, RECIPE_PREFIX, detokenize, tokenize
 
 
@@ -29,6 +29,9 @@ class Sample:
     text: str  # the prompt and what followed, readable
     tokens: list[str]  # generated tokens only, without the end token
     ended: bool  # the model closed the recipe itself (else it hit max_tokens)
+    # With show_probs=K: for each generated token (the end token included), the K most likely
+    # next tokens and their probabilities under the distribution that was sampled.
+    steps: list[list[tuple[str, float]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,12 @@ class Generator:
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        show_probs: int = 0,
     ) -> Generation:
         check_sampling_args(temperature, top_k, top_p)
+        if isinstance(show_probs, bool) or not isinstance(show_probs, int) or show_probs < 0:
+            raise ValueError(f"show_probs must be an integer >= 0, got {show_probs!r}")
+        show_probs = min(show_probs, len(self.vocabulary))
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
@@ -86,24 +93,32 @@ class Generator:
             seed = secrets.randbits(31)
         prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt)
 
-        decode = self._decoder(float(temperature), top_k, top_p)
-        generated = decode(
+        decode = self._decoder(float(temperature), top_k, top_p, show_probs)
+        outputs = decode(
             tf.constant(prompt_ids, tf.int32), tf.constant(n, tf.int32), tf.constant(max_tokens, tf.int32),
             tf.constant(seed % 2**63, tf.int64),
-        ).numpy()  # (n, steps)
+        )
+        generated = outputs["tokens"].numpy()  # (n, steps)
 
         samples = []
-        for row in generated:
+        for row_index, row in enumerate(generated):
             ids = row.tolist()
             ended = self._end_id in ids
             if ended:
                 ids = ids[: ids.index(self._end_id)]
             tokens = [self.vocabulary[i] for i in ids]
-            samples.append(Sample(text=detokenize(prompt_tokens + tokens), tokens=tokens, ended=ended))
+            steps = None
+            if show_probs:
+                n_steps = len(ids) + ended
+                top_ids = outputs["top_ids"].numpy()[row_index, :n_steps]  # (steps, K)
+                top_probs = outputs["top_probs"].numpy()[row_index, :n_steps]
+                steps = [[(self.vocabulary[i], float(p)) for i, p in zip(ids_k, probs_k)]
+                         for ids_k, probs_k in zip(top_ids, top_probs)]
+            samples.append(Sample(text=detokenize(prompt_tokens + tokens), tokens=tokens, ended=ended, steps=steps))
         return Generation(prompt_tokens=prompt_tokens, unknown_words=unknown, seed=seed, samples=samples)
 
-    def _decoder(self, temperature: float, top_k: int | None, top_p: float | None):
-        key = (temperature, top_k, top_p)
+    def _decoder(self, temperature: float, top_k: int | None, top_p: float | None, show_probs: int):
+        key = (temperature, top_k, top_p, show_probs)
         if key not in self._decoders:
             self._decoders[key] = tf.function(
                 lambda prompt, n, max_tokens, seed: self._decode(prompt, n, max_tokens, seed, *key),
@@ -127,7 +142,7 @@ class Generator:
             new_states.append(list(state))
         return self._output(x), new_states
 
-    def _decode(self, prompt, n, max_tokens, seed, temperature, top_k, top_p) -> tf.Tensor:
+    def _decode(self, prompt, n, max_tokens, seed, temperature, top_k, top_p, show_probs) -> dict[str, tf.Tensor]:
         # Every prompt token but the last only builds state; the last one is the first input
         # of the sampling loop, whose logits predict the first new token.
         def feed_prompt(i, states):
@@ -140,15 +155,24 @@ class Generator:
 
         def sample_one(i, token, states, finished, out):
             logits, states = self._step(token, states)
-            next_token = sample_next(logits + self._banned, tf.stack([seed, tf.cast(i, tf.int64)]), temperature, top_k, top_p)
+            logits += self._banned
+            next_token = sample_next(logits, tf.stack([seed, tf.cast(i, tf.int64)]), temperature, top_k, top_p)
             next_token = tf.where(finished, PAD_ID, next_token)  # rows already ended emit padding
             finished = finished | (next_token == self._end_id)
-            return i + 1, next_token, states, finished, out.write(i, next_token)
+            out = dict(out, tokens=out["tokens"].write(i, next_token))
+            if show_probs:
+                top = tf.math.top_k(tf.nn.softmax(sampled_logits(logits, temperature, top_k, top_p)), k=show_probs)
+                out.update(top_ids=out["top_ids"].write(i, top.indices), top_probs=out["top_probs"].write(i, top.values))
+            return i + 1, next_token, states, finished, out
 
+        # Fixed-size arrays: slots after every row has ended are never written and read as 0.
+        out = {"tokens": tf.TensorArray(tf.int32, size=max_tokens)}
+        if show_probs:
+            out.update(top_ids=tf.TensorArray(tf.int32, size=max_tokens), top_probs=tf.TensorArray(tf.float32, size=max_tokens))
         _, _, _, _, out = tf.while_loop(
             lambda i, token, states, finished, out: (i < max_tokens) & ~tf.reduce_all(finished),
             sample_one,
-            (tf.constant(0), tf.fill([n], prompt[-1]), states, tf.zeros([n], tf.bool),
-             tf.TensorArray(tf.int32, size=0, dynamic_size=True)),
+            (tf.constant(0), tf.fill([n], prompt[-1]), states, tf.zeros([n], tf.bool), out),
         )
-        return tf.transpose(out.stack())  # (n, steps)
+        # (steps, n, ...) -> (n, steps, ...)
+        return {name: tf.experimental.numpy.swapaxes(array.stack(), 0, 1) for name, array in out.items()}

@@ -43,6 +43,17 @@ def top_p_filter(logits: tf.Tensor, p: float) -> tf.Tensor:
     return tf.where(logits < threshold, NEG_INF, logits)
 
 
+def sampled_logits(logits: tf.Tensor, temperature: float, top_k: int | None = None, top_p: float | None = None) -> tf.Tensor:
+    """The logits whose softmax is the distribution actually sampled from (temperature 0: unscaled)."""
+    if temperature > 0:
+        logits = logits / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None and top_p < 1:
+        logits = top_p_filter(logits, top_p)
+    return logits
+
+
 def sample_next(
     logits: tf.Tensor,
     seed: tf.Tensor,
@@ -53,9 +64,5 @@ def sample_next(
     """One token id per row of ``logits`` (batch, vocab); ``seed`` is a shape-(2,) int tensor."""
     if temperature == 0:
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
-    logits = logits / temperature
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None and top_p < 1:
-        logits = top_p_filter(logits, top_p)
-    return tf.random.stateless_categorical(logits, 1, seed=seed, dtype=tf.int32)[:, 0]
+    return tf.random.stateless_categorical(sampled_logits(logits, temperature, top_k, top_p), 1, seed=seed,
+                                           dtype=tf.int32)[:, 0]
