@@ -98,3 +98,10 @@ def test_show_probs_does_not_change_the_sample():
     plain = generator.generate("recipe for", n=4, max_tokens=10, seed=9)
     shown = generator.generate("recipe for", n=4, max_tokens=10, seed=9, show_probs=2)
     assert [s.text for s in plain.samples] == [s.text for s in shown.samples]
+
+
+def test_xla_and_graph_decoders_agree_when_greedy():
+    model = model_for("gru", 2)
+    texts = [Generator(model, VOCABULARY, jit_compile=jit).generate("recipe for", n=3, max_tokens=12, temperature=0).samples
+             for jit in (False, True)]
+    assert [s.tokens for s in texts[0]] == [s.tokens for s in texts[1]]

@@ -74,3 +74,34 @@ def test_same_seed_same_draws_and_seeds_differ():
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         check_sampling_args(**kwargs)
+
+
+@pytest.mark.parametrize("vocab", [1, 2, 7, 50, 101])
+def test_categorical_draws_follow_the_softmax(vocab):
+    from recipegen.sampling import sample_categorical
+
+    rng = np.random.default_rng(vocab)
+    logits = rng.normal(size=vocab).astype(np.float32) * 2
+    if vocab > 2:
+        logits[rng.choice(vocab, size=vocab // 3, replace=False)] = -np.inf  # banned or filtered entries
+    expected = np.exp(logits - logits.max())
+    expected /= expected.sum()
+    draws = np.concatenate([
+        sample_categorical(tf.tile(tf.constant(logits)[None], [2000, 1]), tf.constant([seed, 1], tf.int64)).numpy()
+        for seed in range(10)
+    ])  # 20,000 draws
+    counts = np.bincount(draws, minlength=vocab)
+    assert counts[expected == 0].sum() == 0, "an entry with zero probability was drawn"
+    observed = counts / counts.sum()
+    # Within 5 standard errors of each expected probability.
+    tolerance = 5 * np.sqrt(expected * (1 - expected) / counts.sum()) + 1e-9
+    assert (np.abs(observed - expected) <= tolerance).all(), (observed, expected)
+
+
+def test_categorical_is_seeded():
+    from recipegen.sampling import sample_categorical
+
+    logits = tf.zeros((256, 40))
+    a = sample_categorical(logits, tf.constant([1, 2], tf.int64)).numpy()
+    assert (a == sample_categorical(logits, tf.constant([1, 2], tf.int64)).numpy()).all()
+    assert (a != sample_categorical(logits, tf.constant([1, 3], tf.int64)).numpy()).any()

@@ -3,9 +3,11 @@
 The book calls ``model.predict`` on the whole prefix for every new word, so a recipe costs
 time quadratic in its length. Here the recurrent cells of the trained model are stepped
 directly: the prompt is fed once to build each layer's state (LSTM h and c, GRU h), then each
-new token is a single step of every layer. The whole loop is one compiled ``tf.function``
-built on ``tf.while_loop``, so Python is not involved per token, and ``n`` samples decode in
-parallel as one batch, each row stopping at its own end token.
+new token is a single step of every layer. The whole loop is one ``tf.function`` built on
+``tf.while_loop`` and compiled by XLA, so neither Python nor TensorFlow's per-op dispatch is
+paid per token (XLA about doubles the speed on CPU; ``benchmarks/generation.py`` measures
+both), and ``n`` samples decode in parallel as one batch, each row stopping at its own end token.
+XLA compiles once per prompt length, sample count and token limit, in about a second.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ class Generation:
 class Generator:
     """A compiled incremental decoder over a trained model's own layers and weights."""
 
-    def __init__(self, model: keras.Model, vocabulary: Sequence[str]):
+    def __init__(self, model: keras.Model, vocabulary: Sequence[str], jit_compile: bool = True):
         self.vocabulary = list(vocabulary)
+        self.jit_compile = jit_compile
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
         if END_TOKEN not in self._ids:
             raise ValueError(f"vocabulary has no {END_TOKEN!r} token")
@@ -123,6 +126,7 @@ class Generator:
             self._decoders[key] = tf.function(
                 lambda prompt, n, max_tokens, seed: self._decode(prompt, n, max_tokens, seed, *key),
                 reduce_retracing=True,
+                jit_compile=self.jit_compile,
             )
         return self._decoders[key]
 
