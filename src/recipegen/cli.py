@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from recipegen.errors import RecipegenError
+from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
 
 DEFAULT_CONFIG = Path("configs/default.toml")
 
@@ -39,6 +39,14 @@ class RecipegenGroup(click.Group):
             if debug:
                 raise
             raise BadInput(str(e)) from None
+        except RunFailure as e:
+            if debug:
+                raise
+            raise click.ClickException(str(e)) from None
+        except TrainingInterrupted as e:
+            click.echo(f"Interrupted after {e.epochs_done} completed epoch(s); "
+                       f"continue with: recipegen train --resume {e.run_dir}", err=True)
+            raise click.exceptions.Exit(130) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             raise click.exceptions.Exit(130) from None
@@ -71,32 +79,44 @@ def cli(debug: bool) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set model.cell=gru --set model.units=64. Repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing run directory.")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path),
+              help="Continue an interrupted run from its last completed epoch (with --epochs, train it longer).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or samples; print only the run directory.")
 def train(config_path: Path | None, data: str | None, out: Path | None, epochs: int | None, seed: int | None,
-          overrides: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, quiet: bool) -> None:
     """Train a model and write a run directory.
 
     \b
         recipegen train --config configs/quick.toml --out runs/quick
         recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru
+        recipegen train --resume runs/quick
     """
     from recipegen.config import load_config, parse_override
+
+    if resume_dir is not None:
+        given = [name for name, value in (("--config", config_path), ("--data", data), ("--out", out), ("--seed", seed),
+                                          ("--set", overrides), ("--overwrite", overwrite)) if value]
+        if given:
+            raise click.UsageError(f"--resume continues a run with its own config; it cannot be combined with {', '.join(given)}")
 
     values = dict(parse_override(text) for text in overrides)
     for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed)):
         if value is not None:
             values[key] = value
-    if config_path is None and DEFAULT_CONFIG.is_file():
+    if config_path is None and DEFAULT_CONFIG.is_file() and resume_dir is None:
         config_path = DEFAULT_CONFIG
-    config = load_config(config_path, values)
+    config = load_config(config_path, values) if resume_dir is None else None
 
     _start_tensorflow()
     from recipegen.run import new_run_dir
-    from recipegen.train import train as train_model
+    from recipegen.train import resume, train as train_model
 
-    run_dir = out or new_run_dir()
+    _stop_on_sigterm()
     log = None if quiet else (lambda message: click.echo(message, err=True))
-    result = train_model(config, run_dir, overwrite=overwrite, verbose=not quiet, log=log)
+    if resume_dir is not None:
+        result = resume(resume_dir, epochs=epochs, verbose=not quiet, log=log)
+    else:
+        result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log)
     if quiet:
         click.echo(str(result.run_dir))
         return
@@ -227,6 +247,16 @@ def _as_page(text: str, ended: bool) -> str:
     body = textwrap.fill(directions, width=88, initial_indent="  ", subsequent_indent="  ") if directions else ""
     page = f"{title}\n{body}" if body else title
     return page if ended else page + " [...]"
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a CI job cancelled, a container stopped) ends training like Ctrl-C: resumable, exit 130."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _start_tensorflow() -> None:

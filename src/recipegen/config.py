@@ -44,6 +44,7 @@ class TrainConfig:
     epochs: int = 25  # passes over the training recipes
     batch_size: int = 32  # windows per gradient step
     learning_rate: float = 0.001  # Adam's step size (Keras default, as in the book)
+    deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
 
 
 @dataclass(frozen=True)

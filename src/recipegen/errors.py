@@ -20,3 +20,20 @@ class DataError(RecipegenError):
 
 class RunError(RecipegenError):
     """A run directory that is missing, incomplete or inconsistent."""
+
+
+class RunFailure(Exception):
+    """Something went wrong while running (not the user's input): the CLI exits 1 with the message."""
+
+
+class TrainingDiverged(RunFailure):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C or SIGTERM during training; the run directory can be resumed."""
+
+    def __init__(self, run_dir: object, epochs_done: int):
+        super().__init__(f"interrupted after {epochs_done} completed epoch(s)")
+        self.run_dir = run_dir
+        self.epochs_done = epochs_done

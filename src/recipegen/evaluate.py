@@ -28,7 +28,9 @@ class Score:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.loss) if self.tokens else float("nan")
+        if not self.tokens:
+            return float("nan")
+        return math.exp(self.loss) if self.loss < 709 else float("inf")  # exp overflows a float past ~709.78
 
     @property
     def accuracy(self) -> float:

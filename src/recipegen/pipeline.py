@@ -70,11 +70,15 @@ def make_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.nd
     return windows
 
 
-def make_dataset(windows: np.ndarray, batch_size: int, shuffle: bool, seed: int | None = None) -> tf.data.Dataset:
-    """Batches of (inputs, targets, weights): targets are inputs shifted by one; padding weighs 0."""
-    dataset = tf.data.Dataset.from_tensor_slices(windows)
+def make_dataset(windows: np.ndarray, batch_size: int, shuffle: bool, seed: int | tuple[int, ...] = 0) -> tf.data.Dataset:
+    """Batches of (inputs, targets, weights): targets are inputs shifted by one; padding weighs 0.
+
+    With ``shuffle``, windows (not batches) are put in an order that depends on ``seed`` alone;
+    training passes ``(seed, epoch)`` so every epoch differs and a resumed run repeats it exactly.
+    """
     if shuffle:
-        dataset = dataset.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+        windows = windows[np.random.default_rng(seed).permutation(len(windows))]
+    dataset = tf.data.Dataset.from_tensor_slices(windows)
 
     def shift(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         inputs, targets = batch[:, :-1], batch[:, 1:]

@@ -9,9 +9,12 @@ leaves a half-written file that looks whole.
         history.csv       one row per epoch
         samples.jsonl     the TextGenerator callback's samples, one per epoch and temperature
         metrics.json      final metrics; written last, so its presence marks a finished run
+        checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
+        state.json        what --resume needs besides the weights: epochs done, history, best
 
-Every file is written to a temporary name in the same directory and renamed into place.
-"""
+Every file is written to a temporary name in the same directory and renamed into place. A new
+checkpoint is complete before state.json names it, and the old one is removed only after, so a
+crash at any moment leaves state.json pointing at a whole checkpoint."""
 
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ HELDOUT_FILE = "heldout.jsonl"
 HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.jsonl"
 METRICS_FILE = "metrics.json"
+STATE_FILE = "state.json"
+CHECKPOINT_GLOB = "checkpoint-*.keras"
 REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
 
 
@@ -100,9 +105,29 @@ def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
             raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
-        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, METRICS_FILE):
+        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, METRICS_FILE, STATE_FILE):
             (path / name).unlink(missing_ok=True)
+        for checkpoint in path.glob(CHECKPOINT_GLOB):
+            checkpoint.unlink()
     path.mkdir(parents=True, exist_ok=True)
+
+
+def checkpoint_path(run_dir: Path, epoch: int) -> Path:
+    return run_dir / f"checkpoint-{epoch}.keras"
+
+
+def read_state(run_dir: Path) -> dict[str, Any]:
+    """The resumable state of a run; RunError if the directory holds nothing to resume."""
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run directory")
+    state_file = run_dir / STATE_FILE
+    if not state_file.is_file():
+        raise RunError(f"{run_dir}: no {STATE_FILE}, nothing to resume (was it trained by this recipegen?)")
+    state = _read_json(state_file)
+    checkpoint = run_dir / str(state.get("checkpoint", ""))
+    if not checkpoint.is_file():
+        raise RunError(f"{run_dir}: {STATE_FILE} names checkpoint {state.get('checkpoint')!r}, which is missing")
+    return state
 
 
 def latest_run(base: Path = RUNS_DIR) -> Path:

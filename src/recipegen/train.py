@@ -3,12 +3,18 @@
 The story of a run: load the corpus, hold out a share of *recipes* (never of windows), adapt
 the vocabulary on the training recipes only, cut them into windows, then fit with Adam on a
 loss that ignores padding. At every epoch end the held-out recipes are scored exactly (token
-sums, not batch means), the best model so far is saved, and the TextGenerator callback writes
-a sample at each configured temperature.
+sums, not batch means), the best model so far is saved, the TextGenerator callback writes a
+sample at each configured temperature, and a checkpoint with the optimizer state is written so
+that an interrupted run can be resumed from its last completed epoch.
+
+Each epoch's window order is a function of (seed, epoch) alone, so a resumed run sees the same
+data order as one that was never interrupted.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from recipegen import __version__
 from recipegen import config as config_module
 from recipegen import run as run_files
-from recipegen.config import Config
+from recipegen.config import Config, load_config
 from recipegen.data import describe_skips, load_corpus, split_corpus
+from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import Scorer
 from recipegen.generate import Generator
 from recipegen.model import build_model, compile_model
@@ -34,7 +43,7 @@ class TextGenerator(keras.callbacks.Callback):
     """Samples a recipe at each temperature at every epoch end, so progress can be read, not only plotted."""
 
     def __init__(self, generator: Generator, prompt: str, temperatures: tuple[float, ...], max_tokens: int,
-                 seed: int, path: Path | None = None, log: Log | None = None):
+                 seed: int, path: Path | None = None, log: Log | None = None, samples: list | None = None):
         super().__init__()
         self.generator = generator
         self.prompt = prompt
@@ -43,9 +52,11 @@ class TextGenerator(keras.callbacks.Callback):
         self.seed = seed
         self.path = path
         self.log = log
-        self.samples: list[dict[str, Any]] = []
+        self.samples: list[dict[str, Any]] = list(samples or [])
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if getattr(self.model, "stop_training", False) and logs is not None and not _finite(logs.get("loss")):
+            return  # a diverged epoch has nothing worth sampling
         for temperature in self.temperatures:
             generation = self.generator.generate(
                 self.prompt, n=1, max_tokens=self.max_tokens, temperature=temperature, seed=self.seed + epoch
@@ -60,24 +71,36 @@ class TextGenerator(keras.callbacks.Callback):
 
 
 class EpochRecorder(keras.callbacks.Callback):
-    """Scores the held-out recipes, keeps the best model, and writes history.csv each epoch.
+    """Scores the held-out recipes, keeps the best model, checkpoints, and writes history each epoch.
 
-    It runs before Keras's progress bar, so the validation figures it adds to ``logs`` show there.
+    It runs before Keras's progress bar, so the validation figures it adds to ``logs`` show
+    there. It also watches every batch for a NaN or infinite loss and stops training on one,
+    without saving anything from the diverged epoch.
     """
 
-    def __init__(self, run_dir: Path, validation: Any, scorer: Scorer):
+    def __init__(self, run_dir: Path, validation: Any, scorer: Scorer, state: dict[str, Any]):
         super().__init__()
         self.run_dir = run_dir
         self.validation = validation
         self.scorer = scorer
-        self.history: list[dict[str, Any]] = []
-        self.best: dict[str, Any] | None = None
+        self.state = state  # epochs_done, history, best, checkpoint: exactly what state.json holds
+        self.diverged: tuple[int, int, float] | None = None  # (epoch, batch, loss)
+        self._epoch = 0
         self._epoch_start = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
         self._epoch_start = time.perf_counter()
 
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not _finite(loss) and self.diverged is None:
+            self.diverged = (self._epoch + 1, batch + 1, float(loss))
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.diverged:
+            return
         logs = logs if logs is not None else {}
         score = self.scorer(self.validation)
         logs.update(val_loss=score.loss, val_perplexity=score.perplexity, val_accuracy=score.accuracy)
@@ -90,11 +113,24 @@ class EpochRecorder(keras.callbacks.Callback):
             "val_accuracy": score.accuracy,
             "seconds": round(time.perf_counter() - self._epoch_start, 3),
         }
-        self.history.append(row)
-        if self.best is None or score.loss < self.best["val_loss"]:
+        self.state["history"].append(row)
+        best = self.state.get("best")
+        if best is None or score.loss < best["val_loss"]:
             run_files.save_model(self.model, self.run_dir / run_files.MODEL_FILE)
-            self.best = row | {"val_tokens": score.tokens}
-        run_files.write_csv(self.run_dir / run_files.HISTORY_FILE, self.history)
+            self.state["best"] = row | {"val_tokens": score.tokens}
+        run_files.write_csv(self.run_dir / run_files.HISTORY_FILE, self.state["history"])
+        save_checkpoint(self.model, self.run_dir, self.state, epochs_done=epoch + 1)
+
+
+def save_checkpoint(model: keras.Model, run_dir: Path, state: dict[str, Any], epochs_done: int) -> None:
+    """New checkpoint first, then the state that names it, then the old checkpoint goes."""
+    previous = state.get("checkpoint")
+    path = run_files.checkpoint_path(run_dir, epochs_done)
+    run_files.save_model(model, path)
+    state.update(epochs_done=epochs_done, checkpoint=path.name)
+    run_files.write_json(run_dir / run_files.STATE_FILE, state)
+    if previous and previous != path.name:
+        (run_dir / previous).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -103,67 +139,142 @@ class TrainResult:
     metrics: dict[str, Any]
 
 
-def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bool = True,
-          log: Log | None = None) -> TrainResult:
-    """Train a model as ``config`` says and write a complete run directory to ``run_dir``."""
-    say = log or (lambda message: None)
-    keras.utils.set_random_seed(config.seed)
+@dataclass(frozen=True)
+class PreparedData:
+    corpus: Any
+    vocabulary: list[str]
+    train_windows: np.ndarray
+    heldout_windows: np.ndarray
+    heldout_texts: list[str]
+    train_recipes: int
 
+
+def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> PreparedData:
+    """Corpus -> split -> vocabulary (adapted on training recipes, unless given) -> windows."""
     corpus = load_corpus(config.data.path)
     train_recipes, heldout_recipes = split_corpus(corpus.recipes, config.data.validation_fraction, config.seed)
     skipped = f" ({corpus.skipped} records skipped: {describe_skips(corpus.skip_reasons)})" if corpus.skipped else ""
     say(f"{corpus.source}: {len(corpus.recipes)} recipes{skipped}; "
         f"{len(train_recipes)} for training, {len(heldout_recipes)} held out")
-
     train_texts, heldout_texts = recipe_texts(train_recipes), recipe_texts(heldout_recipes)
-    vocabulary = adapt_vocabulary(train_texts, config.data.vocab_size)
+    if vocabulary is None:
+        vocabulary = adapt_vocabulary(train_texts, config.data.vocab_size)
     train_windows = make_windows(encode(train_texts, vocabulary), config.data.sequence_length)
     heldout_windows = make_windows(encode(heldout_texts, vocabulary), config.data.sequence_length)
-    train_data = make_dataset(train_windows, config.train.batch_size, shuffle=True, seed=config.seed)
-    heldout_data = make_dataset(heldout_windows, config.train.batch_size, shuffle=False)
     say(f"vocabulary: {len(vocabulary)} tokens; {count_targets(train_windows)} training tokens "
         f"in {len(train_windows)} windows of {config.data.sequence_length}")
+    return PreparedData(corpus, vocabulary, train_windows, heldout_windows, heldout_texts, len(train_recipes))
+
+
+def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bool = True,
+          log: Log | None = None) -> TrainResult:
+    """Train a model as ``config`` says and write a complete run directory to ``run_dir``."""
+    say = log or (lambda message: None)
+    _seed_everything(config)
+    data = prepare_data(config, say=say)
 
     run_files.prepare_run_dir(run_dir, overwrite=overwrite)
-    run_files.write_json(run_dir / run_files.VOCABULARY_FILE, vocabulary)
+    run_files.write_json(run_dir / run_files.VOCABULARY_FILE, data.vocabulary)
     run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
-    run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in heldout_texts))
+    run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in data.heldout_texts))
 
-    model = build_model(config.model, len(vocabulary))
+    model = build_model(config.model, len(data.vocabulary))
     compile_model(model, config.train)
-    recorder = EpochRecorder(run_dir, heldout_data, Scorer(model))
+    state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0}
+    save_checkpoint(model, run_dir, state, epochs_done=0)  # resumable even before the first epoch ends
+    return _fit(config, run_dir, model, data, state, samples=[], verbose=verbose, log=log)
+
+
+def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, log: Log | None = None) -> TrainResult:
+    """Continue a run from its last completed epoch, with its optimizer state and data order."""
+    say = log or (lambda message: None)
+    state = run_files.read_state(run_dir)
+    config = load_config(run_dir / run_files.CONFIG_FILE, {"train.epochs": epochs} if epochs else None)
+    if epochs:
+        run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+    _seed_everything(config)
+    vocabulary = json.loads((run_dir / run_files.VOCABULARY_FILE).read_text(encoding="utf-8"))
+    data = prepare_data(config, vocabulary=vocabulary, say=say)
+    if data.heldout_texts != run_files.read_heldout(run_dir):
+        raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
+                       "(its held-out recipes differ); start a new run instead")
+    model = keras.saving.load_model(run_dir / state["checkpoint"])
+    say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
+    samples_file = run_dir / run_files.SAMPLES_FILE
+    samples = [json.loads(line) for line in samples_file.read_text(encoding="utf-8").splitlines()
+               if line.strip()] if samples_file.is_file() else []
+    samples = [s for s in samples if s["epoch"] <= state["epochs_done"]]
+    return _fit(config, run_dir, model, data, state, samples=samples, verbose=verbose, log=log)
+
+
+def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, state: dict[str, Any],
+         samples: list, verbose: bool, log: Log | None) -> TrainResult:
+    heldout = make_dataset(data.heldout_windows, config.train.batch_size, shuffle=False)
+    recorder = EpochRecorder(run_dir, heldout, Scorer(model), state)
     sampler = TextGenerator(
-        Generator(model, vocabulary), config.sample.prompt, config.sample.temperatures, config.sample.max_tokens,
-        seed=config.seed, path=run_dir / run_files.SAMPLES_FILE, log=log,
+        Generator(model, data.vocabulary), config.sample.prompt, config.sample.temperatures,
+        config.sample.max_tokens, seed=config.seed, path=run_dir / run_files.SAMPLES_FILE, log=log, samples=samples,
     )
-    started = time.perf_counter()
     # Order matters: the recorder adds validation figures to the logs before the progress bar
     # prints them, and samples print after the bar's line for the epoch.
     callbacks = [recorder, keras.callbacks.ProgbarLogger(), sampler] if verbose else [recorder, sampler]
-    model.fit(train_data, epochs=config.train.epochs, callbacks=callbacks, verbose="auto" if verbose else 0,
-              shuffle=False)  # the dataset already shuffles windows each epoch
-    seconds = time.perf_counter() - started
 
-    best = recorder.best or {}
+    started = time.perf_counter()
+    try:
+        # One fit per epoch, so that each epoch's data order depends on (seed, epoch) only.
+        for epoch in range(state["epochs_done"], config.train.epochs):
+            order_seed = (config.seed, epoch)
+            train_data = make_dataset(data.train_windows, config.train.batch_size, shuffle=True, seed=order_seed)
+            model.fit(train_data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks,
+                      verbose="auto" if verbose else 0, shuffle=False)
+            if recorder.diverged:
+                break
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(run_dir, state["epochs_done"]) from None
+    finally:
+        state["train_seconds"] = state.get("train_seconds", 0.0) + time.perf_counter() - started
+
+    if recorder.diverged:
+        epoch, batch, loss = recorder.diverged
+        kept = f"the checkpoint of epoch {state['epochs_done']}"
+        if state.get("best"):
+            kept += f" and the best model (epoch {state['best']['epoch']})"
+        raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {batch}; kept {kept} in {run_dir} "
+                               "(try a lower train.learning_rate)")
+
+    best = state.get("best") or {}
     metrics = {
         "run_format": run_files.RUN_FORMAT,
         "recipegen_version": __version__,
-        "epochs": len(recorder.history),
+        "epochs": state["epochs_done"],
         "best_epoch": best.get("epoch"),
         "val_loss": best.get("val_loss"),
         "val_perplexity": best.get("val_perplexity"),
         "val_accuracy": best.get("val_accuracy"),
         "val_tokens": best.get("val_tokens"),
-        "train_seconds": round(seconds, 2),
-        "corpus": corpus.source,
-        "recipes": len(corpus.recipes),
-        "skipped_records": corpus.skipped,
-        "train_recipes": len(train_recipes),
-        "heldout_recipes": len(heldout_recipes),
-        "train_tokens": count_targets(train_windows),
-        "vocab_size": len(vocabulary),
+        "train_seconds": round(state["train_seconds"], 2),
+        "corpus": data.corpus.source,
+        "recipes": len(data.corpus.recipes),
+        "skipped_records": data.corpus.skipped,
+        "train_recipes": data.train_recipes,
+        "heldout_recipes": len(data.heldout_texts),
+        "train_tokens": count_targets(data.train_windows),
+        "vocab_size": len(data.vocabulary),
         "parameters": int(model.count_params()),
     }
+    run_files.write_json(run_dir / run_files.STATE_FILE, state)  # the final train_seconds
     run_files.write_json(run_dir / run_files.METRICS_FILE, metrics)
     return TrainResult(run_dir=run_dir, metrics=metrics)
 
+
+def _seed_everything(config: Config) -> None:
+    keras.utils.set_random_seed(config.seed)
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

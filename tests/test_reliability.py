@@ -1,0 +1,192 @@
+"""The CLI contract under bad input, interruptions, divergence and repeated seeds."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from recipegen.cli import cli
+
+from conftest import RECIPES, TINY_OVERRIDES, tiny_set_args
+
+RECIPEGEN = shutil.which("recipegen")
+needs_entry_point = pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
+    return tmp_path
+
+
+# --- bad data: exit 2, one line naming the file -----------------------------------------------
+
+BAD_CORPORA = {
+    "empty.json": (b"", "empty.json: file is empty"),
+    "broken.json": (b'[{"title": "Toast",\n "directions": [', "broken.json: invalid JSON at line 2"),
+    "object.json": (b'{"title": "Toast"}', "object.json: expected a JSON list of recipe objects, got dict"),
+    "strings.json": (b'["toast", "tea"]', "strings.json: no usable recipe (2 records skipped: 2 not an object)"),
+    "untitled.json": (b'[{"title": null, "directions": ["x"]}, {"directions": ["y"]}]',
+                      "untitled.json: no usable recipe (2 records skipped: 2 without a title)"),
+    "latin1.json": ('[{"title": "Crème brûlée", "directions": ["Bake."]}]'.encode("latin-1"), "latin1.json: not UTF-8"),
+    "single.json": (b'[{"title": "Toast", "directions": ["Toast it."]}]', "at least 2 are needed"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CORPORA))
+def test_bad_corpus_is_exit_2_with_the_file_named(workdir, name):
+    content, message = BAD_CORPORA[name]
+    (workdir / name).write_bytes(content)
+    result = invoke("train", "--data", name, "--quiet", *tiny_set_args())
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (workdir / "runs").exists(), "nothing is written for a corpus that cannot be used"
+
+
+def test_missing_path_and_directory_are_exit_2(workdir):
+    assert invoke("train", "--data", "nope.json").exit_code == 2
+    (workdir / "folder.json").mkdir()
+    result = invoke("train", "--data", "folder.json")
+    assert result.exit_code == 2 and "folder.json: is a directory" in result.output
+
+
+def test_skipped_records_are_counted_in_the_log(workdir):
+    records = RECIPES + [{"title": None, "directions": ["x"]}, {"title": "No steps"}]
+    (workdir / "mixed.json").write_text(json.dumps(records))
+    result = invoke("train", "--data", "mixed.json", "--out", "run", *tiny_set_args({"train.epochs": 1}))
+    assert result.exit_code == 0, result.output
+    assert "2 records skipped: 1 without a title, 1 without directions" in result.output
+
+
+def test_run_from_another_version_is_refused(tiny_run, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(tiny_run, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    (copy / "metrics.json").write_text(json.dumps(metrics | {"run_format": 99}))
+    result = invoke("generate", "--model", copy)
+    assert result.exit_code == 2 and "run format 99 is not supported" in result.output
+
+
+def test_resume_refuses_other_options_and_runs_without_state(workdir, tiny_run):
+    result = invoke("train", "--resume", tiny_run, "--config", "x.toml")
+    assert result.exit_code == 2 and "cannot be combined with --config" in result.output
+    (workdir / "empty_run").mkdir()
+    result = invoke("train", "--resume", "empty_run")
+    assert result.exit_code == 2 and "nothing to resume" in result.output
+
+
+# --- divergence --------------------------------------------------------------------------------
+
+def test_nan_loss_stops_with_exit_1_and_keeps_the_last_good_checkpoint(workdir):
+    result = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet",
+                    *tiny_set_args({"train.learning_rate": 1e38, "train.epochs": 3}))
+    assert result.exit_code == 1, result.output
+    assert "loss became nan at epoch 1" in result.output and "Traceback" not in result.output
+    state = json.loads((workdir / "run" / "state.json").read_text())
+    assert state["epochs_done"] == 0 and (workdir / "run" / state["checkpoint"]).is_file()
+    assert not (workdir / "run" / "metrics.json").exists()
+
+
+# --- determinism -------------------------------------------------------------------------------
+
+def test_same_seed_same_weights_and_history(workdir):
+    from recipegen.config import load_config
+    from recipegen.run import load_run
+    from recipegen.train import train
+
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "model.dropout": 0.1})
+    runs = [train(config, workdir / name, verbose=False).run_dir for name in ("a", "b")]
+    models = [load_run(run).model for run in runs]
+    for left, right in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_array_equal(left, right)
+    histories = [[{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader((run / "history.csv").open())]
+                 for run in runs]
+    assert histories[0] == histories[1]
+
+
+def test_resumed_run_matches_an_uninterrupted_one(workdir):
+    """Optimizer state, epoch counter and data order survive a resume."""
+    from recipegen.config import load_config
+    from recipegen.train import resume, train
+
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 3})
+    straight = train(config, workdir / "straight", verbose=False)
+    short = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1})
+    train(short, workdir / "resumed", verbose=False)
+    resumed = resume(workdir / "resumed", epochs=3, verbose=False)
+    assert resumed.metrics["epochs"] == 3
+    rows = [list(csv.DictReader((workdir / name / "history.csv").open())) for name in ("straight", "resumed")]
+    assert [r["epoch"] for r in rows[1]] == ["1", "2", "3"]
+    for a, b in zip(*rows):
+        assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-5)
+        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-5)
+    assert straight.metrics["val_loss"] == pytest.approx(resumed.metrics["val_loss"], rel=1e-5)
+
+
+# --- real processes killed and resumed ----------------------------------------------------------
+
+def start_training(workdir, epochs):
+    args = [RECIPEGEN, "train", "--data", "recipes.json", "--out", "run", "--quiet",
+            *tiny_set_args({"train.epochs": epochs, "sample.temperatures": []})]
+    return subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_epochs(workdir, process, epochs, timeout=120):
+    deadline = time.monotonic() + timeout
+    state_file = workdir / "run" / "state.json"
+    while time.monotonic() < deadline:
+        if state_file.is_file() and json.loads(state_file.read_text())["epochs_done"] >= epochs:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    process.kill()
+    pytest.fail("training did not reach the epoch in time")
+
+
+@needs_entry_point
+def test_sigkill_mid_run_then_resume_finishes_the_run(workdir):
+    process = start_training(workdir, epochs=40)
+    wait_for_epochs(workdir, process, 2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+    state = json.loads((workdir / "run" / "state.json").read_text())
+    assert state["epochs_done"] >= 2 and (workdir / "run" / state["checkpoint"]).is_file()
+    assert len(list((workdir / "run").glob("checkpoint-*.keras"))) <= 2
+
+    resumed = subprocess.run([RECIPEGEN, "train", "--resume", "run", "--quiet"], cwd=workdir,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    metrics = json.loads((workdir / "run" / "metrics.json").read_text())
+    assert metrics["epochs"] == 40
+    history = list(csv.DictReader((workdir / "run" / "history.csv").open()))
+    assert [int(row["epoch"]) for row in history] == list(range(1, 41))
+    generated = subprocess.run([RECIPEGEN, "generate", "--model", "run", "--max-tokens", "5", "--seed", "1"],
+                               cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert generated.returncode == 0 and generated.stdout.startswith("Recipe for")
+
+
+@needs_entry_point
+def test_sigterm_exits_130_and_says_how_to_resume(workdir):
+    process = start_training(workdir, epochs=200)
+    wait_for_epochs(workdir, process, 1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "continue with: recipegen train --resume run" in stderr and "Traceback" not in stderr
+    state = json.loads((workdir / "run" / "state.json").read_text())
+    assert (workdir / "run" / state["checkpoint"]).is_file()
+    assert not [p for p in (workdir / "run").iterdir() if p.name.startswith(".")], "half-written files left"
