@@ -6,7 +6,7 @@ import pytest
 from recipegen.config import ModelConfig, TrainConfig
 from recipegen.evaluate import Scorer
 from recipegen.model import build_model, compile_model
-from recipegen.pipeline import make_dataset, make_windows
+from recipegen.pipeline import make_dataset, recipe_windows
 
 VOCAB = 30
 
@@ -24,9 +24,9 @@ def sequences():
 
 
 def test_scorer_ignores_padding(model):
-    tight = make_dataset(make_windows(sequences(), sequence_length=8), batch_size=3, shuffle=False)
+    tight = make_dataset(recipe_windows(sequences(), sequence_length=8), batch_size=3)
     # The same tokens in windows twice as long: more than half of every row is padding.
-    padded = make_dataset(make_windows(sequences(), sequence_length=16), batch_size=3, shuffle=False)
+    padded = make_dataset(recipe_windows(sequences(), sequence_length=16), batch_size=3)
     scorer = Scorer(model)
     a, b = scorer(tight), scorer(padded)
     assert a.tokens == b.tokens == 8 + 4 + 6
@@ -35,18 +35,18 @@ def test_scorer_ignores_padding(model):
 
 
 def test_keras_loss_and_accuracy_ignore_padding(model):
-    windows = make_windows(sequences()[:1], sequence_length=8)
+    windows = recipe_windows(sequences()[:1], sequence_length=8)
     padded = np.zeros((1, 20), dtype=np.int32)
     padded[0, :9] = windows[0]
-    tight = model.evaluate(make_dataset(windows, 1, shuffle=False), verbose=0, return_dict=True)
-    loose = model.evaluate(make_dataset(padded, 1, shuffle=False), verbose=0, return_dict=True)
+    tight = model.evaluate(make_dataset(windows, 1), verbose=0, return_dict=True)
+    loose = model.evaluate(make_dataset(padded, 1), verbose=0, return_dict=True)
     assert loose["loss"] == pytest.approx(tight["loss"], rel=1e-5)
     assert loose["accuracy"] == pytest.approx(tight["accuracy"], rel=1e-6)
 
 
 def test_extra_padding_rows_do_not_change_the_keras_loss(model):
-    windows = make_windows(sequences()[:1], sequence_length=8)
+    windows = recipe_windows(sequences()[:1], sequence_length=8)
     with_empty_rows = np.concatenate([windows, np.zeros((3, 9), dtype=np.int32)])
-    alone = model.evaluate(make_dataset(windows, 4, shuffle=False), verbose=0, return_dict=True)
-    crowded = model.evaluate(make_dataset(with_empty_rows, 4, shuffle=False), verbose=0, return_dict=True)
+    alone = model.evaluate(make_dataset(windows, 4), verbose=0, return_dict=True)
+    crowded = model.evaluate(make_dataset(with_empty_rows, 4), verbose=0, return_dict=True)
     assert crowded["loss"] == pytest.approx(alone["loss"], rel=1e-5)

@@ -190,3 +190,13 @@ def test_sigterm_exits_130_and_says_how_to_resume(workdir):
     state = json.loads((workdir / "run" / "state.json").read_text())
     assert (workdir / "run" / state["checkpoint"]).is_file()
     assert not [p for p in (workdir / "run").iterdir() if p.name.startswith(".")], "half-written files left"
+
+
+def test_resume_uses_the_runs_tokens_even_without_the_corpus(workdir):
+    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
+    assert first.exit_code == 0, first.output
+    (workdir / "recipes.json").unlink()
+    result = invoke("train", "--resume", "run", "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    assert "gone; using the run's tokenized corpus" in result.output
+    assert json.loads((workdir / "run" / "metrics.json").read_text())["epochs"] == 2

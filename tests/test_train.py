@@ -89,3 +89,22 @@ def test_incomplete_or_mismatched_runs_are_refused(tiny_run, tmp_path):
         load_run(broken)
     with pytest.raises(RunError, match="no such run directory"):
         load_run(tmp_path / "nowhere")
+
+
+def test_plateau_cuts_the_learning_rate_and_early_stopping_ends_the_run(tmp_path):
+    """A rate too small to move float32 weights keeps the validation loss flat from epoch 1 on."""
+    from conftest import RECIPES
+    from recipegen.config import load_config
+    from recipegen.train import train
+
+    data = tmp_path / "recipes.json"
+    data.write_text(json.dumps(RECIPES))
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": str(data), "train.epochs": 6,
+                                "train.learning_rate": 1e-12, "train.min_learning_rate": 1e-14,
+                                "train.reduce_lr_patience": 1, "train.early_stopping_patience": 2,
+                                "sample.temperatures": []})
+    result = train(config, tmp_path / "run", verbose=False)
+    history = list(csv.DictReader((tmp_path / "run" / "history.csv").open()))
+    assert [int(row["epoch"]) for row in history] == [1, 2, 3]
+    assert [float(row["learning_rate"]) for row in history] == pytest.approx([1e-12, 1e-12, 5e-13])
+    assert result.metrics["stopped_early_after"] == 3 and result.metrics["best_epoch"] == 1

@@ -20,6 +20,7 @@ from typing import Any
 from recipegen.errors import ConfigError
 
 CELLS = ("lstm", "gru")
+PIPELINES = ("pack", "pad")
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class DataConfig:
     path: str = "data/recipes.json"  # .json (Epicurious list), .jsonl, or .txt (blank-line separated)
     validation_fraction: float = 0.2  # share of recipes held out for validation and `evaluate`
     vocab_size: int = 10_000  # TextVectorization max_tokens, padding and [UNK] included
-    sequence_length: int = 200  # tokens per training window; longer recipes span several windows
+    sequence_length: int = 200  # tokens per training window
+    pipeline: str = "pad"  # "pad": one window per recipe, truncated (the book); "pack": recipes end to end
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class TrainConfig:
     epochs: int = 25  # passes over the training recipes
     batch_size: int = 32  # windows per gradient step
     learning_rate: float = 0.001  # Adam's step size (Keras default, as in the book)
+    clipnorm: float = 0.0  # clip each gradient to this norm; 0 = no clipping
+    reduce_lr_patience: int = 0  # epochs without a better validation loss before the rate is cut; 0 = never
+    reduce_lr_factor: float = 0.5  # multiplies the learning rate at each cut
+    min_learning_rate: float = 1e-5  # the rate is never cut below this
+    early_stopping_patience: int = 0  # epochs without a better validation loss before stopping; 0 = never
+    max_minutes: float = 0.0  # stop after the epoch during which this much training time has passed; 0 = no limit
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
 
 
@@ -115,6 +123,7 @@ def validate(config: Config, source: str = "config") -> None:
         ("data.validation_fraction", 0 < config.data.validation_fraction < 1, "must be between 0 and 1 (exclusive)"),
         ("data.vocab_size", config.data.vocab_size >= 4, "must be at least 4 (padding, [UNK], end-of-recipe, and one word)"),
         ("data.sequence_length", config.data.sequence_length >= 2, "must be at least 2"),
+        ("data.pipeline", config.data.pipeline in PIPELINES, f"must be one of {', '.join(PIPELINES)}"),
         ("model.cell", config.model.cell in CELLS, f"must be one of {', '.join(CELLS)}"),
         ("model.layers", config.model.layers >= 1, "must be at least 1"),
         ("model.units", config.model.units >= 1, "must be at least 1"),
@@ -123,6 +132,12 @@ def validate(config: Config, source: str = "config") -> None:
         ("train.epochs", config.train.epochs >= 1, "must be at least 1"),
         ("train.batch_size", config.train.batch_size >= 1, "must be at least 1"),
         ("train.learning_rate", config.train.learning_rate > 0 and math.isfinite(config.train.learning_rate), "must be a positive number"),
+        ("train.clipnorm", config.train.clipnorm >= 0, "must be >= 0 (0 turns clipping off)"),
+        ("train.reduce_lr_patience", config.train.reduce_lr_patience >= 0, "must be >= 0 (0 turns it off)"),
+        ("train.reduce_lr_factor", 0 < config.train.reduce_lr_factor < 1, "must be between 0 and 1 (exclusive)"),
+        ("train.min_learning_rate", config.train.min_learning_rate >= 0, "must be >= 0"),
+        ("train.max_minutes", config.train.max_minutes >= 0, "must be >= 0 (0 means no limit)"),
+        ("train.early_stopping_patience", config.train.early_stopping_patience >= 0, "must be >= 0 (0 turns it off)"),
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures), "must all be >= 0"),
         ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),
     ]

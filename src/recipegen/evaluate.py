@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from recipegen.pipeline import encode, make_dataset, make_windows
+from recipegen.pipeline import encode, make_dataset, recipe_windows
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,8 @@ def score_texts(
     model: keras.Model, vocabulary: Sequence[str], texts: Sequence[str], sequence_length: int, batch_size: int
 ) -> Score:
     """Score training-form texts (standardized, end token included) the way training windows them."""
-    windows = make_windows(encode(texts, vocabulary), sequence_length)
+    windows = recipe_windows(encode(texts, vocabulary), sequence_length)
     if len(windows) == 0:
         return Score(total_loss=0.0, tokens=0, correct=0)
-    return Scorer(model)(make_dataset(windows, batch_size, shuffle=False))
+    return Scorer(model)(make_dataset(windows, batch_size))
 

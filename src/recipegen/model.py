@@ -32,7 +32,7 @@ def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
 
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm or None),
         # Averaged over real tokens: padding carries weight 0 and does not dilute the mean.
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],

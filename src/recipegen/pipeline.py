@@ -1,15 +1,24 @@
 """From recipe text to batches the model trains on.
 
 The vocabulary comes from a ``TextVectorization`` layer adapted on the training split only.
-Every recipe is encoded whole, closed by the end token, and cut into windows of
-``sequence_length + 1`` tokens that overlap by one, so a long recipe is trained on end to end
-(its ending included) instead of being truncated. Windows are shuffled before batching, and
-each batch carries a weight of 0 on padding so the loss and every metric count real tokens only.
+Every recipe is encoded once, whole, closed by the end token. Two ways to make training windows
+of ``sequence_length + 1`` tokens from them (``data.pipeline``):
+
+- ``pack``: the epoch's recipes, in a shuffled order, are laid end to end in one stream that is
+  cut into windows overlapping by one token. Every position is a real token (only the very last
+  window is padded) and long recipes are trained on whole, across windows.
+- ``pad``: the book's way. Each recipe is truncated to one window and padded, so a long recipe
+  never shows its ending and short ones spend compute on padding.
+
+Windows are shuffled before batching, and each batch carries a weight of 0 on padding so the
+loss and every metric count real tokens only. Evaluation always cuts each recipe on its own into
+consecutive windows (``recipe_windows``), whatever the training pipeline, so scores compare.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +29,7 @@ from recipegen.text import END_TOKEN, training_text
 
 PAD_ID = 0  # TextVectorization's mask token ""
 UNK_ID = 1  # TextVectorization's "[UNK]"
+PIPELINES = ("pack", "pad")
 
 
 def recipe_texts(recipes: Sequence[Recipe]) -> list[str]:
@@ -54,8 +64,8 @@ def encode(texts: Sequence[str], vocabulary: Sequence[str]) -> list[np.ndarray]:
     return encoded
 
 
-def make_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.ndarray:
-    """Cut each sequence into windows of ``sequence_length + 1`` ids, right-padded with 0.
+def recipe_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.ndarray:
+    """Cut each sequence on its own into windows of ``sequence_length + 1`` ids, right-padded with 0.
 
     Consecutive windows overlap by one token, so every token of a sequence after its first is
     a target exactly once. Shape: (windows, sequence_length + 1).
@@ -64,20 +74,48 @@ def make_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.nd
     for ids in sequences:
         for start in range(0, max(len(ids) - 1, 0), sequence_length):
             rows.append(ids[start : start + sequence_length + 1])
-    windows = np.zeros((len(rows), sequence_length + 1), dtype=np.int32)
+    return _pad_rows(rows, sequence_length + 1)
+
+
+def pack_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.ndarray:
+    """Lay the sequences end to end and cut the stream into windows overlapping by one token."""
+    stream = np.concatenate(list(sequences)) if len(sequences) else np.zeros(0, np.int32)
+    rows = [stream[start : start + sequence_length + 1] for start in range(0, max(len(stream) - 1, 0), sequence_length)]
+    return _pad_rows(rows, sequence_length + 1)
+
+
+def pad_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.ndarray:
+    """The book's windows: each sequence truncated to ``sequence_length + 1`` ids and padded."""
+    return _pad_rows([ids[: sequence_length + 1] for ids in sequences if len(ids) > 1], sequence_length + 1)
+
+
+def epoch_windows(sequences: Sequence[np.ndarray], sequence_length: int, pipeline: Literal["pack", "pad"],
+                  seed: int | tuple[int, ...]) -> np.ndarray:
+    """One epoch's training windows, in an order that depends on ``seed`` alone.
+
+    With packing, the recipes are shuffled before they are laid end to end, so recipe
+    boundaries fall in different places every epoch; then the windows are shuffled too.
+    """
+    rng = np.random.default_rng(seed)
+    if pipeline == "pack":
+        windows = pack_windows([sequences[i] for i in rng.permutation(len(sequences))], sequence_length)
+    elif pipeline == "pad":
+        windows = pad_windows(sequences, sequence_length)
+    else:
+        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
+    return windows[rng.permutation(len(windows))]
+
+
+def _pad_rows(rows: list[np.ndarray], width: int) -> np.ndarray:
+    windows = np.zeros((len(rows), width), dtype=np.int32)
     for i, row in enumerate(rows):
         windows[i, : len(row)] = row
     return windows
 
 
-def make_dataset(windows: np.ndarray, batch_size: int, shuffle: bool, seed: int | tuple[int, ...] = 0) -> tf.data.Dataset:
-    """Batches of (inputs, targets, weights): targets are inputs shifted by one; padding weighs 0.
-
-    With ``shuffle``, windows (not batches) are put in an order that depends on ``seed`` alone;
-    training passes ``(seed, epoch)`` so every epoch differs and a resumed run repeats it exactly.
-    """
-    if shuffle:
-        windows = windows[np.random.default_rng(seed).permutation(len(windows))]
+def make_dataset(windows: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """Batches of (inputs, targets, weights) in the windows' order: targets are inputs shifted
+    by one, and padding weighs 0."""
     dataset = tf.data.Dataset.from_tensor_slices(windows)
 
     def shift(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

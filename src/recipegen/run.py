@@ -11,6 +11,7 @@ leaves a half-written file that looks whole.
         metrics.json      final metrics; written last, so its presence marks a finished run
         checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
         state.json        what --resume needs besides the weights: epochs done, history, best
+        tokens.npz, tokens.json  the tokenized corpus and its fingerprint, so --resume skips tokenizing
 
 Every file is written to a temporary name in the same directory and renamed into place. A new
 checkpoint is complete before state.json names it, and the old one is removed only after, so a
@@ -19,6 +20,7 @@ crash at any moment leaves state.json pointing at a whole checkpoint."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -43,6 +45,8 @@ HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.jsonl"
 METRICS_FILE = "metrics.json"
 STATE_FILE = "state.json"
+TOKENS_FILE = "tokens.npz"
+TOKENS_META_FILE = "tokens.json"
 CHECKPOINT_GLOB = "checkpoint-*.keras"
 REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
 
@@ -77,6 +81,26 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+def save_arrays(path: Path, **arrays: Any) -> None:
+    import numpy as np
+
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def save_model(model: Any, path: Path) -> None:
     # Keras insists on the .keras suffix, so the temporary name keeps it.
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
@@ -105,7 +129,8 @@ def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
             raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
-        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, METRICS_FILE, STATE_FILE):
+        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, METRICS_FILE, STATE_FILE,
+                                      TOKENS_FILE, TOKENS_META_FILE):
             (path / name).unlink(missing_ok=True)
         for checkpoint in path.glob(CHECKPOINT_GLOB):
             checkpoint.unlink()

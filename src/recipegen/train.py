@@ -34,7 +34,7 @@ from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import Scorer
 from recipegen.generate import Generator
 from recipegen.model import build_model, compile_model
-from recipegen.pipeline import adapt_vocabulary, count_targets, encode, make_dataset, make_windows, recipe_texts
+from recipegen.pipeline import adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts, recipe_windows
 
 Log = Callable[[str], None]
 
@@ -78,8 +78,9 @@ class EpochRecorder(keras.callbacks.Callback):
     without saving anything from the diverged epoch.
     """
 
-    def __init__(self, run_dir: Path, validation: Any, scorer: Scorer, state: dict[str, Any]):
+    def __init__(self, run_dir: Path, validation: Any, scorer: Scorer, state: dict[str, Any], config: Any):
         super().__init__()
+        self.config = config  # TrainConfig: patience, factors
         self.run_dir = run_dir
         self.validation = validation
         self.scorer = scorer
@@ -102,6 +103,7 @@ class EpochRecorder(keras.callbacks.Callback):
         if self.diverged:
             return
         logs = logs if logs is not None else {}
+        train_seconds = time.perf_counter() - self._epoch_start  # the epoch's steps, before validation
         score = self.scorer(self.validation)
         logs.update(val_loss=score.loss, val_perplexity=score.perplexity, val_accuracy=score.accuracy)
         row = {
@@ -111,15 +113,35 @@ class EpochRecorder(keras.callbacks.Callback):
             "val_loss": score.loss,
             "val_perplexity": score.perplexity,
             "val_accuracy": score.accuracy,
-            "seconds": round(time.perf_counter() - self._epoch_start, 3),
+            "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+            "seconds": round(train_seconds, 3),
         }
         self.state["history"].append(row)
         best = self.state.get("best")
         if best is None or score.loss < best["val_loss"]:
             run_files.save_model(self.model, self.run_dir / run_files.MODEL_FILE)
             self.state["best"] = row | {"val_tokens": score.tokens}
+            self.state["epochs_without_improvement"] = 0
+        else:
+            self.state["epochs_without_improvement"] = self.state.get("epochs_without_improvement", 0) + 1
+        self._adjust_after_plateau(epoch)
         run_files.write_csv(self.run_dir / run_files.HISTORY_FILE, self.state["history"])
         save_checkpoint(self.model, self.run_dir, self.state, epochs_done=epoch + 1)
+
+    def _adjust_after_plateau(self, epoch: int) -> None:
+        """ReduceLROnPlateau and EarlyStopping, with their counters kept in state.json for --resume."""
+        stale = self.state["epochs_without_improvement"]
+        if self.config.reduce_lr_patience and stale and stale % self.config.reduce_lr_patience == 0:
+            rate = self.model.optimizer.learning_rate
+            new_rate = max(float(rate.numpy()) * self.config.reduce_lr_factor, self.config.min_learning_rate)
+            rate.assign(new_rate)
+        if self.config.early_stopping_patience and stale >= self.config.early_stopping_patience:
+            self.state["stopped_early_after"] = epoch + 1
+            self.model.stop_training = True
+        spent_minutes = sum(row["seconds"] for row in self.state["history"]) / 60
+        if self.config.max_minutes and spent_minutes >= self.config.max_minutes:
+            self.state["stopped_early_after"] = epoch + 1
+            self.state["stopped_by_time_limit"] = True
 
 
 def save_checkpoint(model: keras.Model, run_dir: Path, state: dict[str, Any], epochs_done: int) -> None:
@@ -141,16 +163,17 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class PreparedData:
-    corpus: Any
+    source: str
+    recipes: int
+    skipped: int
     vocabulary: list[str]
-    train_windows: np.ndarray
-    heldout_windows: np.ndarray
+    train_sequences: list[np.ndarray]  # token ids of each training recipe, end token included
+    heldout_windows: np.ndarray  # (windows, sequence_length + 1), each held-out recipe cut on its own
     heldout_texts: list[str]
-    train_recipes: int
 
 
 def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> PreparedData:
-    """Corpus -> split -> vocabulary (adapted on training recipes, unless given) -> windows."""
+    """Corpus -> split -> vocabulary (adapted on training recipes, unless given) -> token ids."""
     corpus = load_corpus(config.data.path)
     train_recipes, heldout_recipes = split_corpus(corpus.recipes, config.data.validation_fraction, config.seed)
     skipped = f" ({corpus.skipped} records skipped: {describe_skips(corpus.skip_reasons)})" if corpus.skipped else ""
@@ -159,11 +182,38 @@ def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log =
     train_texts, heldout_texts = recipe_texts(train_recipes), recipe_texts(heldout_recipes)
     if vocabulary is None:
         vocabulary = adapt_vocabulary(train_texts, config.data.vocab_size)
-    train_windows = make_windows(encode(train_texts, vocabulary), config.data.sequence_length)
-    heldout_windows = make_windows(encode(heldout_texts, vocabulary), config.data.sequence_length)
-    say(f"vocabulary: {len(vocabulary)} tokens; {count_targets(train_windows)} training tokens "
-        f"in {len(train_windows)} windows of {config.data.sequence_length}")
-    return PreparedData(corpus, vocabulary, train_windows, heldout_windows, heldout_texts, len(train_recipes))
+    train_sequences = encode(train_texts, vocabulary)
+    heldout_windows = recipe_windows(encode(heldout_texts, vocabulary), config.data.sequence_length)
+    say(f"vocabulary: {len(vocabulary)} tokens; {sum(len(ids) for ids in train_sequences):,} training tokens; "
+        f"{config.data.pipeline} pipeline, windows of {config.data.sequence_length}")
+    return PreparedData(corpus.source, len(corpus.recipes), corpus.skipped, vocabulary, train_sequences,
+                        heldout_windows, heldout_texts)
+
+
+def save_tokens(data: PreparedData, run_dir: Path, corpus_digest: str) -> None:
+    """Cache the tokenized corpus in the run, so --resume does not read and tokenize it again."""
+    lengths = np.array([len(ids) for ids in data.train_sequences], dtype=np.int64)
+    flat = np.concatenate(data.train_sequences) if data.train_sequences else np.zeros(0, np.int32)
+    run_files.save_arrays(run_dir / run_files.TOKENS_FILE, train_ids=flat, train_lengths=lengths,
+                          heldout_windows=data.heldout_windows)
+    meta = {"corpus_sha256": corpus_digest, "source": data.source, "recipes": data.recipes, "skipped": data.skipped}
+    run_files.write_json(run_dir / run_files.TOKENS_META_FILE, meta)
+
+
+def load_tokens(run_dir: Path, config: Config, vocabulary: list[str], say: Log) -> PreparedData | None:
+    """The cached tokens of a run, or None when the cache is missing or the corpus changed."""
+    meta_file, tokens_file = run_dir / run_files.TOKENS_META_FILE, run_dir / run_files.TOKENS_FILE
+    if not (meta_file.is_file() and tokens_file.is_file()):
+        return None
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    corpus = Path(config.data.path)
+    if corpus.is_file() and meta["corpus_sha256"] != run_files.file_digest(corpus):
+        return None
+    arrays = np.load(tokens_file)
+    train_sequences = np.split(arrays["train_ids"], np.cumsum(arrays["train_lengths"])[:-1])
+    say(f"{meta['source']}: {'unchanged' if corpus.is_file() else 'gone'}; using the run's tokenized corpus")
+    return PreparedData(meta["source"], meta["recipes"], meta["skipped"], vocabulary, train_sequences,
+                        arrays["heldout_windows"], run_files.read_heldout(run_dir))
 
 
 def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bool = True,
@@ -177,6 +227,7 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     run_files.write_json(run_dir / run_files.VOCABULARY_FILE, data.vocabulary)
     run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in data.heldout_texts))
+    save_tokens(data, run_dir, run_files.file_digest(Path(config.data.path)))
 
     model = build_model(config.model, len(data.vocabulary))
     compile_model(model, config.train)
@@ -186,18 +237,26 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
 
 
 def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, log: Log | None = None) -> TrainResult:
-    """Continue a run from its last completed epoch, with its optimizer state and data order."""
+    """Continue a run from its last completed epoch, with its optimizer state and data order.
+
+    A run that stopped early continues only when ``epochs`` asks for more than it has done.
+    """
     say = log or (lambda message: None)
     state = run_files.read_state(run_dir)
+    if epochs and epochs > state["epochs_done"]:
+        state.pop("stopped_early_after", None)
+        state.pop("stopped_by_time_limit", None)
     config = load_config(run_dir / run_files.CONFIG_FILE, {"train.epochs": epochs} if epochs else None)
     if epochs:
         run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     _seed_everything(config)
     vocabulary = json.loads((run_dir / run_files.VOCABULARY_FILE).read_text(encoding="utf-8"))
-    data = prepare_data(config, vocabulary=vocabulary, say=say)
-    if data.heldout_texts != run_files.read_heldout(run_dir):
-        raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
-                       "(its held-out recipes differ); start a new run instead")
+    data = load_tokens(run_dir, config, vocabulary, say)
+    if data is None:
+        data = prepare_data(config, vocabulary=vocabulary, say=say)
+        if data.heldout_texts != run_files.read_heldout(run_dir):
+            raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
+                           "(its held-out recipes differ); start a new run instead")
     model = keras.saving.load_model(run_dir / state["checkpoint"])
     say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
     samples_file = run_dir / run_files.SAMPLES_FILE
@@ -209,8 +268,8 @@ def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, lo
 
 def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, state: dict[str, Any],
          samples: list, verbose: bool, log: Log | None) -> TrainResult:
-    heldout = make_dataset(data.heldout_windows, config.train.batch_size, shuffle=False)
-    recorder = EpochRecorder(run_dir, heldout, Scorer(model), state)
+    heldout = make_dataset(data.heldout_windows, config.train.batch_size)
+    recorder = EpochRecorder(run_dir, heldout, Scorer(model), state, config.train)
     sampler = TextGenerator(
         Generator(model, data.vocabulary), config.sample.prompt, config.sample.temperatures,
         config.sample.max_tokens, seed=config.seed, path=run_dir / run_files.SAMPLES_FILE, log=log, samples=samples,
@@ -220,13 +279,17 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, 
     callbacks = [recorder, keras.callbacks.ProgbarLogger(), sampler] if verbose else [recorder, sampler]
 
     started = time.perf_counter()
+    train_tokens = 0
     try:
         # One fit per epoch, so that each epoch's data order depends on (seed, epoch) only.
         for epoch in range(state["epochs_done"], config.train.epochs):
-            order_seed = (config.seed, epoch)
-            train_data = make_dataset(data.train_windows, config.train.batch_size, shuffle=True, seed=order_seed)
-            model.fit(train_data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks,
-                      verbose="auto" if verbose else 0, shuffle=False)
+            if state.get("stopped_early_after"):
+                break
+            windows = epoch_windows(data.train_sequences, config.data.sequence_length, config.data.pipeline,
+                                    seed=(config.seed, epoch))
+            train_tokens = count_targets(windows)
+            model.fit(make_dataset(windows, config.train.batch_size), initial_epoch=epoch, epochs=epoch + 1,
+                      callbacks=callbacks, verbose="auto" if verbose else 0, shuffle=False)
             if recorder.diverged:
                 break
     except KeyboardInterrupt:
@@ -234,6 +297,10 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, 
     finally:
         state["train_seconds"] = state.get("train_seconds", 0.0) + time.perf_counter() - started
 
+    if state.get("stopped_early_after") and log:
+        reason = (f"train.max_minutes = {config.train.max_minutes:g} reached" if state.get("stopped_by_time_limit")
+                  else f"no better validation loss in {config.train.early_stopping_patience} epochs")
+        log(f"stopped after epoch {state['stopped_early_after']}: {reason}")
     if recorder.diverged:
         epoch, batch, loss = recorder.diverged
         kept = f"the checkpoint of epoch {state['epochs_done']}"
@@ -253,12 +320,13 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, 
         "val_accuracy": best.get("val_accuracy"),
         "val_tokens": best.get("val_tokens"),
         "train_seconds": round(state["train_seconds"], 2),
-        "corpus": data.corpus.source,
-        "recipes": len(data.corpus.recipes),
-        "skipped_records": data.corpus.skipped,
-        "train_recipes": data.train_recipes,
+        "corpus": data.source,
+        "recipes": data.recipes,
+        "skipped_records": data.skipped,
+        "train_recipes": len(data.train_sequences),
         "heldout_recipes": len(data.heldout_texts),
-        "train_tokens": count_targets(data.train_windows),
+        "train_tokens_per_epoch": train_tokens,
+        "stopped_early_after": state.get("stopped_early_after"),
         "vocab_size": len(data.vocabulary),
         "parameters": int(model.count_params()),
     }
