@@ -52,6 +52,7 @@ TINY_OVERRIDES = {
     "train.epochs": 2,
     "train.batch_size": 4,
     "train.learning_rate": 0.01,
+    "train.early_stopping_patience": 0,  # tests count epochs
     "sample.max_tokens": 12,
     "sample.temperatures": [1.0, 0.0],
 }

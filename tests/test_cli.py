@@ -120,6 +120,15 @@ def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path, monkeypatch, args, 
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("args", [["generate", "--temperature", "-1"], ["generate", "--bogus"], ["train", "--epochs", "0"],
+                                  ["evaluate", "--model", "nowhere"]])
+def test_errors_from_the_entry_point_are_exactly_one_line(tmp_path, args):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("Error: ")
+
+
 def test_prompt_without_known_words_is_exit_2(trained):
     root, _ = trained
     result = run("generate", "--prompt", "zucchini flambé", cwd=root)

@@ -17,6 +17,8 @@ def test_book_toml_keeps_the_books_values():
     assert (config.data.vocab_size, config.data.sequence_length, config.model.embedding_dim, config.model.units) == (
         10_000, 200, 100, 128)
     assert (config.model.cell, config.model.layers, config.train.batch_size, config.train.epochs) == ("lstm", 1, 32, 25)
+    assert (config.data.pipeline, config.model.dropout, config.train.learning_rate) == ("pad", 0.0, 0.001)
+    assert config.data.validation_fraction == 0.2 and config.sample.temperatures == (1.0,)
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)

@@ -118,13 +118,13 @@ def test_same_seed_same_weights_and_history(workdir):
 
 
 def test_resumed_run_matches_an_uninterrupted_one(workdir):
-    """Optimizer state, epoch counter and data order survive a resume."""
+    """Optimizer state, epoch counter, data order and dropout's random state survive a resume."""
     from recipegen.config import load_config
     from recipegen.train import resume, train
 
-    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 3})
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 3, "model.dropout": 0.2})
     straight = train(config, workdir / "straight", verbose=False)
-    short = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1})
+    short = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1, "model.dropout": 0.2})
     train(short, workdir / "resumed", verbose=False)
     resumed = resume(workdir / "resumed", epochs=3, verbose=False)
     assert resumed.metrics["epochs"] == 3

@@ -289,4 +289,18 @@ def _import_tensorflow_quietly() -> None:
 
 
 def main() -> None:
-    cli(prog_name="recipegen")
+    """The console entry point: every error, usage mistakes included, is a single line on stderr."""
+    import sys
+
+    try:
+        code = cli.main(prog_name="recipegen", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:  # plain `recipegen`: the help, as click shows it
+        click.echo(e.format_message(), err=True)
+        sys.exit(e.exit_code)
+    except click.ClickException as e:  # UsageError, BadParameter and BadInput are exit 2; others exit 1
+        click.echo(f"Error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

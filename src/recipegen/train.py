@@ -149,7 +149,7 @@ def save_checkpoint(model: keras.Model, run_dir: Path, state: dict[str, Any], ep
     previous = state.get("checkpoint")
     path = run_files.checkpoint_path(run_dir, epochs_done)
     run_files.save_model(model, path)
-    state.update(epochs_done=epochs_done, checkpoint=path.name)
+    state.update(epochs_done=epochs_done, checkpoint=path.name, seed_states=_seed_states(model))
     run_files.write_json(run_dir / run_files.STATE_FILE, state)
     if previous and previous != path.name:
         (run_dir / previous).unlink(missing_ok=True)
@@ -258,6 +258,7 @@ def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, lo
             raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
                            "(its held-out recipes differ); start a new run instead")
     model = keras.saving.load_model(run_dir / state["checkpoint"])
+    _restore_seed_states(model, state.get("seed_states", {}))
     say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
     samples_file = run_dir / run_files.SAMPLES_FILE
     samples = [json.loads(line) for line in samples_file.read_text(encoding="utf-8").splitlines()
@@ -333,6 +334,28 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, 
     run_files.write_json(run_dir / run_files.STATE_FILE, state)  # the final train_seconds
     run_files.write_json(run_dir / run_files.METRICS_FILE, metrics)
     return TrainResult(run_dir=run_dir, metrics=metrics)
+
+
+def _seed_generators(model: keras.Model) -> dict[str, Any]:
+    """Each layer's (and recurrent cell's) random-seed generator, by layer name."""
+    generators = {}
+    for layer in model.layers:
+        for owner, suffix in ((layer, ""), (getattr(layer, "cell", None), ".cell")):
+            generator = getattr(owner, "seed_generator", None)
+            if generator is not None:
+                generators[layer.name + suffix] = generator
+    return generators
+
+
+def _seed_states(model: keras.Model) -> dict[str, list[int]]:
+    """Dropout's random state: a saved .keras model does not keep it, so state.json does."""
+    return {name: generator.state.numpy().tolist() for name, generator in _seed_generators(model).items()}
+
+
+def _restore_seed_states(model: keras.Model, states: dict[str, list[int]]) -> None:
+    for name, generator in _seed_generators(model).items():
+        if name in states:
+            generator.state.assign(np.array(states[name], dtype=generator.state.dtype))
 
 
 def _seed_everything(config: Config) -> None:
