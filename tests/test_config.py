@@ -85,3 +85,15 @@ def test_config_file_errors_name_the_file(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         Config().seed = 1  # type: ignore[misc]
+
+
+def test_errors_say_whether_the_file_or_an_override_is_wrong(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text("[model]\nunits = 16\n")
+    with pytest.raises(ConfigError, match=r"^override: unknown key model\.colour"):
+        load_config(path, {"model.colour": "red"})
+    with pytest.raises(ConfigError, match=r"^override: model\.units = 0 must be at least 1"):
+        load_config(path, {"model.units": 0})
+    path.write_text("[model]\nunits = 0\n")
+    with pytest.raises(ConfigError, match=r"mine\.toml: model\.units = 0 must be at least 1"):
+        load_config(path, {"model.layers": 2})

@@ -83,10 +83,11 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     if path is not None:
         source = str(path)
         raw = _read_toml(Path(path))
+    overridden = set(overrides or {})
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value)
-    config = _build(Config, raw, source, prefix="")
-    validate(config, source)
+    config = _build(Config, raw, source, prefix="", overridden=overridden)
+    validate(config, source, overridden)
     return config
 
 
@@ -118,7 +119,7 @@ def dumps(config: Config) -> str:
     return tomli_w.dumps(to_dict(config))
 
 
-def validate(config: Config, source: str = "config") -> None:
+def validate(config: Config, source: str = "config", overridden: set[str] | frozenset[str] = frozenset()) -> None:
     """Reject values that would fail later, deep inside TensorFlow, with a worse message."""
     checks = [
         ("data.validation_fraction", 0 < config.data.validation_fraction < 1, "must be between 0 and 1 (exclusive)"),
@@ -145,7 +146,7 @@ def validate(config: Config, source: str = "config") -> None:
     for key, ok, problem in checks:
         if not ok:
             value = _get_dotted(config, key)
-            raise ConfigError(f"{source}: {key} = {value!r} {problem}")
+            raise ConfigError(f"{_origin(key, source, overridden)}: {key} = {value!r} {problem}")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -187,22 +188,30 @@ def _get_dotted(config: Config, key: str) -> Any:
     return value
 
 
-def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
+def _origin(key: str, source: str, overridden: set[str] | frozenset[str]) -> str:
+    """Where a key's value came from, for error messages: the override or the file."""
+    return "override" if key in overridden else source
+
+
+def _build(cls: type, raw: Any, source: str, prefix: str, overridden: set[str]) -> Any:
     where = prefix.rstrip(".") or "top level"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: {where} must be a table, got {raw!r}")
+        raise ConfigError(f"{_origin(prefix.rstrip('.'), source, overridden)}: {where} must be a table, got {raw!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise ConfigError(f"{source}: unknown key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
+        key = f"{prefix}{unknown[0]}"
+        origin = "override" if any(k == key or k.startswith(key + ".") for k in overridden) else source
+        raise ConfigError(f"{origin}: unknown key {key} (known: {', '.join(sorted(names))})")
     values = {}
     for name, value in raw.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, source, prefix=f"{prefix}{name}.")
+            values[name] = _build(hint, value, source, prefix=f"{prefix}{name}.", overridden=overridden)
         else:
-            values[name] = _coerce(value, hint, source, f"{prefix}{name}")
+            key = f"{prefix}{name}"
+            values[name] = _coerce(value, hint, _origin(key, source, overridden), key)
     return cls(**values)
 
 
