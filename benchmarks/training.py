@@ -56,7 +56,7 @@ def main() -> int:
     from recipegen.evaluate import Scorer
     from recipegen.model import build_model
     from recipegen.ngram import KneserNeyTrigram
-    from recipegen.pipeline import PAD_ID, count_targets, make_dataset, pad_windows, recipe_windows
+    from recipegen.pipeline import PAD_ID, count_targets, epoch_windows, make_dataset, pad_windows
     from recipegen.run import load_run
     from recipegen.train import prepare_data, train
 
@@ -79,7 +79,6 @@ def main() -> int:
     history = json.loads((work / "ours" / "state.json").read_text())["history"]
     step_seconds = sum(row["seconds"] for row in history)
     data = prepare_data(config, vocabulary=run.vocabulary)
-    from recipegen.pipeline import epoch_windows
 
     positions = real = 0
     for epoch in range(len(history)):

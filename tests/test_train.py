@@ -10,7 +10,9 @@ from recipegen.generate import Generator
 from recipegen.run import load_run, prepare_run_dir, read_heldout
 from recipegen.train import TextGenerator
 
-from conftest import TINY_OVERRIDES
+from recipegen.text import training_text
+
+from conftest import RECIPES, TINY_OVERRIDES
 
 
 def test_run_directory_is_self_contained(tiny_run):
@@ -42,13 +44,10 @@ def test_saved_model_and_vocabulary_reproduce_the_recorded_score(tiny_run):
 def test_heldout_recipes_are_not_in_the_vocabulary_source(tiny_run):
     """The vocabulary is adapted on training recipes only: a word only held-out recipes use is unknown."""
     run = load_run(tiny_run)
-    heldout_words = {w for text in read_heldout(tiny_run) for w in text.split()}
-    from conftest import RECIPES
-    from recipegen.text import training_text
-
     heldout = set(read_heldout(tiny_run))
-    train_words = {w for r in RECIPES if (t := training_text(r["title"], r["directions"])) not in heldout
-                   for w in t.split()}
+    all_texts = {training_text(r["title"], r["directions"]) for r in RECIPES}
+    heldout_words = {w for text in heldout for w in text.split()}
+    train_words = {w for text in all_texts - heldout for w in text.split()}
     assert heldout_words - train_words, "the tiny corpus should have held-out-only words"
     assert not (heldout_words - train_words) & set(run.vocabulary)
 
@@ -93,7 +92,6 @@ def test_incomplete_or_mismatched_runs_are_refused(tiny_run, tmp_path):
 
 def test_plateau_cuts_the_learning_rate_and_early_stopping_ends_the_run(tmp_path):
     """A rate too small to move float32 weights keeps the validation loss flat from epoch 1 on."""
-    from conftest import RECIPES
     from recipegen.config import load_config
     from recipegen.train import train
 
