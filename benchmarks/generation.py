@@ -6,13 +6,13 @@ One model with the default config's architecture (vocabulary 10,000, embedding 1
 128) and untrained weights: speed does not depend on what the weights say. Measured:
 
 - book: ``model.predict`` on the whole prefix for every new token, one sample (the notebook's loop);
-- ours: the stateful decoder for 1, 8 and 32 samples at once, as a TensorFlow graph and
-  compiled by XLA (the default), after one warm-up call that traces and compiles it, median of
-  ``--repeats`` runs;
+- ours: the stateful decoder for 1, 8 and 32 samples at once, as a TensorFlow graph (the
+  default) and compiled by XLA (``--xla``), after one warm-up call that traces or compiles it,
+  median of ``--repeats`` runs;
 - the output projection alone, (32 x 128) @ (128 x 10,000) in a compiled loop: the ceiling for
   batch-32 decoding on this machine, since every token needs one row of it;
-- a whole ``recipegen generate`` process from a cold start, and its parts (import, model load,
-  first call including tracing, a warm call).
+- a whole ``recipegen generate`` process from a cold start, with and without ``--xla``, and its
+  parts (import, model load, first call including tracing or compiling, a warm call).
 
 Ratios are taken within this one run, so a busy machine slows both sides alike.
 """
@@ -107,7 +107,7 @@ from recipegen.run import load_run
 t1 = time.perf_counter()
 run = load_run(sys.argv[1])
 t2 = time.perf_counter()
-generator = Generator(run.model, run.vocabulary)
+generator = Generator(run.model, run.vocabulary, jit_compile=sys.argv[4] == "xla")
 generator.generate(sys.argv[2], max_tokens=int(sys.argv[3]), seed=0)
 t3 = time.perf_counter()
 generator.generate(sys.argv[2], max_tokens=int(sys.argv[3]), seed=1)
@@ -116,16 +116,17 @@ print(json.dumps({"import": t1 - t0, "load_model": t2 - t1, "first_generate": t3
 """
 
 
-def cold_start(run_dir: Path, tokens: int, repeats: int) -> dict[str, float]:
+def cold_start(run_dir: Path, tokens: int, repeats: int, mode: str) -> dict[str, float]:
+    """Median wall time of a whole `recipegen generate` process, and its parts in another process."""
     recipegen = Path(sys.executable).with_name("recipegen")
     command = [str(recipegen), "generate", "--model", str(run_dir), "--prompt", PROMPT,
-               "--max-tokens", str(tokens), "--seed", "0", "--json"]
+               "--max-tokens", str(tokens), "--seed", "0", "--json"] + (["--xla"] if mode == "xla" else [])
     walls = []
     for _ in range(repeats):
         started = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         walls.append(time.perf_counter() - started)
-    parts = json.loads(subprocess.run([sys.executable, "-c", PARTS_SCRIPT, str(run_dir), PROMPT, str(tokens)],
+    parts = json.loads(subprocess.run([sys.executable, "-c", PARTS_SCRIPT, str(run_dir), PROMPT, str(tokens), mode],
                                       check=True, capture_output=True, text=True).stdout)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
@@ -149,7 +150,7 @@ def main() -> None:
     book = book_tokens_per_second(model, args.tokens, vocab_size)
     rows.append({"method": "book: predict on the prefix per token", "batch": 1, "tokens": args.tokens,
                  "tokens_per_s": book, "vs_book": 1.0})
-    for jit_compile, method in ((False, "recipegen: stateful loop, graph"), (True, "recipegen: stateful loop, XLA")):
+    for jit_compile, method in ((False, "recipegen: stateful loop (default)"), (True, "recipegen: stateful loop, --xla")):
         generator = Generator(model, vocabulary, jit_compile=jit_compile)
         for batch in (1, 8, 32):
             speed, produced = ours_tokens_per_second(generator, batch, args.tokens, args.repeats)
@@ -158,7 +159,7 @@ def main() -> None:
     ceiling = projection_rows_per_second(config.model.units, vocab_size, batch=32)
     with tempfile.TemporaryDirectory() as tmp:
         write_run(model, vocabulary, Path(tmp) / "run")
-        start = cold_start(Path(tmp) / "run", args.tokens, repeats=3)
+        starts = {mode: cold_start(Path(tmp) / "run", args.tokens, repeats=3, mode=mode) for mode in ("graph", "xla")}
 
     print(f"Generation of a {args.tokens}-token recipe, default architecture (vocab {vocab_size}, "
           f"embedding {config.model.embedding_dim}, {config.model.cell.upper()} {config.model.units}), "
@@ -169,16 +170,17 @@ def main() -> None:
     batch32 = rows[-1]["tokens_per_s"]
     print(f"\noutput projection alone (32 x {config.model.units} @ {config.model.units} x {vocab_size}): "
           f"{ceiling:,.0f} rows/s; batch-32 decoding reaches {batch32 / ceiling:.0%} of it")
-    print(f"\nwhole `recipegen generate` process, one {args.tokens}-token recipe: {start['process_wall']:.2f} s")
-    for part in ("python_start", "import", "load_model", "first_generate", "warm_generate"):
-        print(f"  {part:<16} {start[part]:.2f} s")
+    print(f"\nwhole `recipegen generate` process, one {args.tokens}-token recipe (seconds):")
+    print(f"  {'':<16} {'default':>8} {'--xla':>8}")
+    for part in ("process_wall", "python_start", "import", "load_model", "first_generate", "warm_generate"):
+        print(f"  {part:<16} {starts['graph'][part]:>8.2f} {starts['xla'][part]:>8.2f}")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "tokens": args.tokens, "repeats": args.repeats, "cpu_count": os.cpu_count(),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "rows": rows, "projection_rows_per_s_batch32": ceiling, "batch32_share_of_projection": batch32 / ceiling,
-        "cold_start_seconds": start,
+        "cold_start_seconds": starts,
     }, indent=2) + "\n")
     print(f"\nwrote {args.out}")
 

@@ -54,6 +54,14 @@ def test_generate_json_finds_the_latest_run_and_is_reproducible(trained):
     assert all(s["text"].startswith("Recipe for lemon toast |") and s["tokens"] <= 10 for s in output["samples"])
 
 
+def test_generate_with_xla_gives_the_same_greedy_recipe(trained):
+    root, _ = trained
+    args = ["generate", "--temperature", "0", "--max-tokens", "12", "-n", "2", "--json"]
+    plain, compiled = run(*args, cwd=root), run(*args, "--xla", cwd=root)
+    assert compiled.returncode == 0, compiled.stderr
+    assert [s["text"] for s in json.loads(plain.stdout)["samples"]] == [s["text"] for s in json.loads(compiled.stdout)["samples"]]
+
+
 def test_generate_plain_text_is_readable(trained):
     root, _ = trained
     result = run("generate", "--temperature", "0", "--max-tokens", "12", cwd=root)

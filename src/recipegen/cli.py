@@ -138,9 +138,11 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
 @click.option("--show-probs", type=click.IntRange(min=0), default=0, metavar="K",
               help="After each recipe, a table of the K most likely next words and their probabilities at every step.")
+@click.option("--xla", is_flag=True,
+              help="Compile the decoder with XLA: about 1.5 s more to start, about 1.6x the tokens/s; for many or long recipes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int | None, top_p: float | None,
-             max_tokens: int, count: int, seed: int | None, show_probs: int, as_json: bool) -> None:
+             max_tokens: int, count: int, seed: int | None, show_probs: int, xla: bool, as_json: bool) -> None:
     """Sample recipes from a trained model.
 
     \b
@@ -155,7 +157,7 @@ def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int 
     from recipegen.run import load_run
 
     run = load_run(run_path)
-    generator = Generator(run.model, run.vocabulary)
+    generator = Generator(run.model, run.vocabulary, jit_compile=xla)
     try:
         generation = generator.generate(prompt, n=count, max_tokens=max_tokens, temperature=temperature,
                                         top_k=top_k, top_p=top_p, seed=seed, show_probs=show_probs)

@@ -4,10 +4,13 @@ The book calls ``model.predict`` on the whole prefix for every new word, so a re
 time quadratic in its length. Here the recurrent cells of the trained model are stepped
 directly: the prompt is fed once to build each layer's state (LSTM h and c, GRU h), then each
 new token is a single step of every layer. The whole loop is one ``tf.function`` built on
-``tf.while_loop`` and compiled by XLA, so neither Python nor TensorFlow's per-op dispatch is
-paid per token (XLA about doubles the speed on CPU; ``benchmarks/generation.py`` measures
-both), and ``n`` samples decode in parallel as one batch, each row stopping at its own end token.
-XLA compiles once per prompt length, sample count and token limit, in about a second.
+``tf.while_loop``, so Python is not called per token, and ``n`` samples decode in parallel as
+one batch, each row stopping at its own end token.
+
+With ``jit_compile=True`` XLA compiles the loop: about 1.6 times the tokens per second on CPU,
+but the compile costs over a second per prompt length, sample count and token limit, more than
+the plain graph's tracing. A one-shot ``recipegen generate`` is therefore faster without it;
+XLA pays off for many or long recipes from one process (``benchmarks/generation.py`` measures both).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class Generation:
 class Generator:
     """A compiled incremental decoder over a trained model's own layers and weights."""
 
-    def __init__(self, model: keras.Model, vocabulary: Sequence[str], jit_compile: bool = True):
+    def __init__(self, model: keras.Model, vocabulary: Sequence[str], jit_compile: bool = False):
         self.vocabulary = list(vocabulary)
         self.jit_compile = jit_compile
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
