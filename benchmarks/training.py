@@ -113,7 +113,7 @@ def main() -> int:
                 self.model.stop_training = True
 
     started = time.perf_counter()
-    book_model.fit(book_data, epochs=10_000, callbacks=[Budget()], verbose=0)
+    book_model.fit(book_data, epochs=10_000, callbacks=[Budget()], verbose=0, shuffle=False)  # tf.data shuffles
     wall = time.perf_counter() - started
     epochs = len(epoch_seconds)
     book_score = Scorer(book_model)(heldout)
@@ -135,7 +135,7 @@ def main() -> int:
                  "best_epoch": None})
 
     ours, book, kn = rows
-    print(f"\n{corpus_name}: {len(data.train_sequences)} training recipes, {len(heldout_sequences)} held out "
+    print(f"\n{corpus_name}: {len(data.train_sequences)} training recipes, {len(data.heldout_texts)} held out "
           f"({final_ours.tokens:,} held-out tokens), vocabulary {len(run.vocabulary):,}, "
           f"{config.model.cell.upper()} {config.model.layers}x{config.model.units}, budget {args.minutes:g} min per arm\n")
     print(f"{'pipeline':<82} {'real tok/s':>10} {'pos/s':>8} {'held-out ppl':>12} {'epochs':>6} {'train s':>8}")
