@@ -246,6 +246,7 @@ def _probability_table(sample: Any) -> str:
 def _as_page(text: str, ended: bool) -> str:
     """Title on its own line, directions wrapped, a mark when the recipe was cut short."""
     title, _, directions = text.partition(" | ")
+    title = textwrap.fill(title, width=88, subsequent_indent="  ")  # a model may never write the "|"
     body = textwrap.fill(directions, width=88, initial_indent="  ", subsequent_indent="  ") if directions else ""
     page = f"{title}\n{body}" if body else title
     return page if ended else page + " [...]"
