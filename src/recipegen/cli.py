@@ -220,17 +220,16 @@ def evaluate(run_path: Path | None, data: Path | None, as_json: bool) -> None:
 def _sample_json(sample: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"text": sample.text, "tokens": len(sample.tokens), "ended": sample.ended}
     if sample.steps:
-        chosen = sample.tokens + (["<end>"] if sample.ended else [])
         result["steps"] = [
             {"token": token, "top": [{"token": t, "p": round(p, 6)} for t, p in top]}
-            for token, top in zip(chosen, sample.steps)
+            for token, top in zip(sample.chosen, sample.steps)
         ]
     return result
 
 
 def _probability_table(sample: Any) -> str:
     """The book's print_probs view: per step, the word chosen and the K most likely words."""
-    chosen = sample.tokens + (["<end>"] if sample.ended else [])
+    chosen = sample.chosen
     cells = [[f"{t} {p:.3f}" for t, p in top] for top in sample.steps]
     widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))]
     token_width = max(len("word"), *(len(t) for t in chosen))

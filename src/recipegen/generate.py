@@ -38,6 +38,11 @@ class Sample:
     # next tokens and their probabilities under the distribution that was sampled.
     steps: list[list[tuple[str, float]]] | None = None
 
+    @property
+    def chosen(self) -> list[str]:
+        """The generated tokens with the end token, when the model wrote it: one per entry of ``steps``."""
+        return self.tokens + ([END_TOKEN] if self.ended else [])
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -106,6 +111,9 @@ class Generator:
         )
         generated = outputs["tokens"].numpy()  # (n, steps)
 
+        if show_probs:
+            all_top_ids = outputs["top_ids"].numpy()  # (n, steps, K)
+            all_top_probs = outputs["top_probs"].numpy()
         samples = []
         for row_index, row in enumerate(generated):
             ids = row.tolist()
@@ -116,8 +124,8 @@ class Generator:
             steps = None
             if show_probs:
                 n_steps = len(ids) + ended
-                top_ids = outputs["top_ids"].numpy()[row_index, :n_steps]  # (steps, K)
-                top_probs = outputs["top_probs"].numpy()[row_index, :n_steps]
+                top_ids = all_top_ids[row_index, :n_steps]  # (steps, K)
+                top_probs = all_top_probs[row_index, :n_steps]
                 steps = [[(self.vocabulary[i], float(p)) for i, p in zip(ids_k, probs_k)]
                          for ids_k, probs_k in zip(top_ids, top_probs)]
             samples.append(Sample(text=detokenize(prompt_tokens + tokens), tokens=tokens, ended=ended, steps=steps))
