@@ -24,12 +24,12 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from recipegen.config import PIPELINES
 from recipegen.data import Recipe
 from recipegen.text import END_TOKEN, training_text
 
 PAD_ID = 0  # TextVectorization's mask token ""
 UNK_ID = 1  # TextVectorization's "[UNK]"
-PIPELINES = ("pack", "pad")
 
 
 def recipe_texts(recipes: Sequence[Recipe]) -> list[str]:
