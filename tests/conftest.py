@@ -55,6 +55,7 @@ TINY_OVERRIDES = {
     "train.early_stopping_patience": 0,  # tests count epochs
     "sample.max_tokens": 12,
     "sample.temperatures": [1.0, 0.0],
+    "sample.count": 2,
 }
 
 

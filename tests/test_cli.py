@@ -66,7 +66,7 @@ def test_generate_plain_text_is_readable(trained):
     root, _ = trained
     result = run("generate", "--temperature", "0", "--max-tokens", "12", cwd=root)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Recipe for")
+    assert result.stdout[:1].isupper(), "the title, as a person writes it"
     assert " , " not in result.stdout and " ." not in result.stdout
 
 

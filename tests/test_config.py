@@ -19,6 +19,7 @@ def test_book_toml_keeps_the_books_values():
     assert (config.model.cell, config.model.layers, config.train.batch_size, config.train.epochs) == ("lstm", 1, 32, 25)
     assert (config.data.pipeline, config.model.dropout, config.train.learning_rate) == ("pad", 0.0, 0.001)
     assert config.data.validation_fraction == 0.2 and config.sample.temperatures == (1.0,)
+    assert (config.data.template, config.data.tokens, config.sample.count, config.sample.max_tokens) == ("book", "word", 1, 100)
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
@@ -62,6 +63,10 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ({"data.validation_fraction": 1.0}, "data.validation_fraction = 1.0 must be between 0 and 1"),
         ({"data.validation_fraction": 0}, "data.validation_fraction = 0.0 must be between 0 and 1"),
         ({"sample.temperatures": [-1]}, "sample.temperatures"),
+        ({"data.template": "poem"}, "data.template = 'poem' must be one of book, full, plain"),
+        ({"data.tokens": "byte"}, "data.tokens = 'byte' must be one of word, char"),
+        ({"data.template": "full", "data.vocab_size": 7}, "data.vocab_size = 7 must be at least 8"),
+        ({"sample.count": 0}, "sample.count = 0 must be at least 1"),
     ],
 )
 def test_bad_values_name_the_key(overrides, message):

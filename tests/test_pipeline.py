@@ -73,3 +73,15 @@ def test_epoch_order_depends_on_the_seed_alone():
     assert sorted(map(tuple, padded.tolist())) == sorted(map(tuple, pad_windows(sequences, 8).tolist()))
     with pytest.raises(ValueError, match="pipeline must be one of pack, pad"):
         epoch_windows(sequences, 8, "bucket", seed=0)
+
+
+def test_character_vocabulary_and_encoding():
+    from recipegen.templates import template_markers
+    from recipegen.text import CHARS, DIRECTIONS
+
+    texts = [CHARS.model_text(["ab a", DIRECTIONS, "b", END_TOKEN])] * 3
+    vocabulary = adapt_vocabulary(texts, vocab_size=20, tokenizer=CHARS, markers=template_markers("full"))
+    assert vocabulary[:2] == ["", "[UNK]"] and all(len(token) == 1 for token in vocabulary[2:])
+    assert {CHARS.symbol(m) for m in template_markers("full")} <= set(vocabulary), "rare markers are kept"
+    (ids,) = encode([texts[0]], vocabulary, CHARS)
+    assert [CHARS.name(vocabulary[i]) for i in ids] == ["a", "b", " ", "a", DIRECTIONS, "b", END_TOKEN]

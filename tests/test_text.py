@@ -58,3 +58,41 @@ def test_round_trip_on_any_unicode(text):
 def test_standardize_is_idempotent(text):
     once = standardize(text)
     assert standardize(once) == once
+
+
+# --- the character level and markers --------------------------------------------------------------
+
+from recipegen.text import CHARS, INGREDIENTS, MARKERS, WORDS, standardize_chars  # noqa: E402
+
+
+def test_character_level_keeps_punctuation_in_place_and_lines_apart():
+    assert standardize_chars("Mix 1/2 Cup  Butter,\tthen SALT.\n\n  Serve. ") == "mix 1/2 cup butter, then salt.\nserve."
+    assert CHARS.tokens("ab.\n") == ["a", "b", ".", "\n"]
+
+
+def test_no_text_can_write_a_marker_at_either_level():
+    for marker in MARKERS:
+        assert marker not in WORDS.tokens(WORDS.model_text([f"cook {marker} now"]))
+        assert marker not in CHARS.tokens(CHARS.model_text([f"cook {marker} now {CHARS.symbol(marker)}"]))
+
+
+def test_markers_are_one_token_at_either_level_and_read_back_by_name():
+    for tokenizer in (WORDS, CHARS):
+        text = tokenizer.model_text(["Toast", INGREDIENTS, "Bread", END_TOKEN])
+        assert tokenizer.tokens(text).count(INGREDIENTS) == 1 and tokenizer.tokens(text)[-1] == END_TOKEN
+        assert tokenizer.readable(tokenizer.tokens(text)) == "Toast <ingredients> Bread"
+
+
+def test_prompts_may_name_section_markers_but_not_the_end():
+    assert WORDS.prompt_tokens("Toast <ingredients> 1 egg") == ["toast", INGREDIENTS, "1", "egg"]
+    assert END_TOKEN not in WORDS.prompt_tokens("toast <end>")
+    assert CHARS.prompt_tokens("Hi<ingredients>") == ["h", "i", INGREDIENTS]
+    assert CHARS.prompt_tokens("CAPTAIN\n") == list("captain\n") and CHARS.prompt_tokens("to ") == list("to ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_character_round_trip_and_idempotence(text):
+    once = standardize_chars(text)
+    assert standardize_chars(once) == once
+    assert standardize_chars(CHARS.readable(CHARS.tokens(once))) == once

@@ -28,9 +28,15 @@ def test_run_directory_is_self_contained(tiny_run):
     assert metrics["val_loss"] == min(float(row["val_loss"]) for row in history)
 
     samples = [json.loads(line) for line in (tiny_run / "samples.jsonl").read_text().splitlines()]
-    temperatures = TINY_OVERRIDES["sample.temperatures"]
-    assert [(s["epoch"], s["temperature"]) for s in samples] == [(e, t) for e in (1, 2) for t in temperatures]
+    temperatures, count = TINY_OVERRIDES["sample.temperatures"], TINY_OVERRIDES["sample.count"]
+    assert [(s["epoch"], s["temperature"]) for s in samples] == [
+        (e, t) for e in (1, 2) for t in temperatures for _ in range(count)]
     assert all(s["text"].startswith("Recipe for") for s in samples)
+    assert all({"title", "directions", "problems"} <= set(s) for s in samples), "book samples are parsed too"
+
+    measures = list(csv.DictReader((tiny_run / "sample_measures.csv").open()))
+    assert [(int(m["epoch"]), float(m["temperature"])) for m in measures] == [(e, t) for e in (1, 2) for t in temperatures]
+    assert all(int(m["samples"]) == count and 0 <= float(m["ended"]) <= 1 for m in measures)
 
 
 def test_saved_model_and_vocabulary_reproduce_the_recorded_score(tiny_run):
@@ -56,13 +62,20 @@ def test_text_generator_callback_samples_each_temperature_each_epoch(tiny_run, t
     run = load_run(tiny_run)
     lines = []
     callback = TextGenerator(Generator(run.model, run.vocabulary), "recipe for", (1.0, 0.5), max_tokens=5,
-                             seed=1, path=tmp_path / "samples.jsonl", log=lines.append)
+                             seed=1, count=3, run_dir=tmp_path, log=lines.append)
     callback.on_epoch_end(0)
     callback.on_epoch_end(1)
     written = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
-    assert [(s["epoch"], s["temperature"]) for s in written] == [(1, 1.0), (1, 0.5), (2, 1.0), (2, 0.5)]
+    assert [(s["epoch"], s["temperature"]) for s in written] == [(e, t) for e in (1, 2) for t in (1.0, 0.5) for _ in range(3)]
     assert all(s["tokens"] <= 5 for s in written)
-    assert len(lines) == 4 and lines[0].startswith("[epoch 1, temperature 1] Recipe for")
+    measures = list(csv.DictReader((tmp_path / "sample_measures.csv").open()))
+    assert [(m["epoch"], m["temperature"], m["samples"]) for m in measures] == [
+        ("1", "1.0", "3"), ("1", "0.5", "3"), ("2", "1.0", "3"), ("2", "0.5", "3")]
+    # Each measure row is what text_measures says of that epoch's samples.
+    first = [s["tokens"] for s in written[:3]]
+    assert float(measures[0]["mean_tokens"]) == pytest.approx(sum(first) / 3, abs=1e-4)
+    assert len(lines) == 8 and lines[0].startswith("[epoch 1, temperature 1] Recipe for")
+    assert lines[1].lstrip().startswith("mean tokens")
 
 
 def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):

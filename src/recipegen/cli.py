@@ -128,7 +128,8 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @cli.command()
 @click.option("--model", "run_path", type=click.Path(path_type=Path),
               help="Run directory (default: the most recently saved run under ./runs).")
-@click.option("--prompt", default="recipe for", show_default=True, help="How each recipe starts.")
+@click.option("--prompt", help="How each recipe starts (default: the run's sample.prompt, usually \"recipe for\"); "
+                               "\"\" starts a recipe from nothing.")
 @click.option("--temperature", "-t", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Sampling temperature; 0 is greedy (always the most likely word).")
 @click.option("--top-k", type=click.IntRange(min=1), help="Sample only among the K most likely words.")
@@ -141,7 +142,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--xla", is_flag=True,
               help="Compile the decoder with XLA: about 1.5 s more to start, about 1.6x the tokens/s; for many or long recipes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int | None, top_p: float | None,
+def generate(run_path: Path | None, prompt: str | None, temperature: float, top_k: int | None, top_p: float | None,
              max_tokens: int, count: int, seed: int | None, show_probs: int, xla: bool, as_json: bool) -> None:
     """Sample recipes from a trained model.
 
@@ -157,7 +158,8 @@ def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int 
     from recipegen.run import load_run
 
     run = load_run(run_path)
-    generator = Generator(run.model, run.vocabulary, jit_compile=xla)
+    generator = Generator(run.model, run.vocabulary, run.tokenizer, run.template, jit_compile=xla)
+    prompt = run.config.sample.prompt if prompt is None else prompt
     try:
         generation = generator.generate(prompt, n=count, max_tokens=max_tokens, temperature=temperature,
                                         top_k=top_k, top_p=top_p, seed=seed, show_probs=show_probs)
@@ -169,7 +171,7 @@ def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int 
     if as_json:
         click.echo(json.dumps({
             "run": str(run.path),
-            "prompt": " ".join(generation.prompt_tokens),
+            "prompt": run.tokenizer.as_string(generation.prompt_tokens),
             "unknown_words": generation.unknown_words,
             "temperature": temperature, "top_k": top_k, "top_p": top_p,
             "max_tokens": max_tokens, "seed": generation.seed,
@@ -179,7 +181,7 @@ def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int 
     for i, sample in enumerate(generation.samples):
         if i:
             click.echo()
-        click.echo(_as_page(sample.text, sample.ended))
+        click.echo(_as_page(sample))
         if sample.steps:
             click.echo()
             click.echo(_probability_table(sample))
@@ -190,14 +192,29 @@ def generate(run_path: Path | None, prompt: str, temperature: float, top_k: int 
               help="Run directory (default: the most recently saved run under ./runs).")
 @click.option("--data", type=click.Path(path_type=Path),
               help="Score this corpus instead of the run's own held-out recipes.")
+@click.option("--samples", "sample_count", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Also sample N recipes and measure their text (distinct n-grams, repeats, length, endings, "
+                   "ingredient use), beside the same measures of real held-out recipes.")
+@click.option("--temperature", "-t", "temperatures", type=click.FloatRange(min=0), multiple=True,
+              help="Temperature for --samples; repeatable (default: the run's sample.temperatures).")
+@click.option("--max-tokens", type=click.IntRange(min=1),
+              help="Longest sample for --samples (default: the longest held-out recipe, so no real recipe would be cut).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for --samples (default: the run's seed).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Samples decoded together for --samples.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def evaluate(run_path: Path | None, data: Path | None, as_json: bool) -> None:
-    """Held-out perplexity and next-token accuracy, over real tokens only.
+def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temperatures: tuple[float, ...],
+             max_tokens: int | None, seed: int | None, batch_size: int, as_json: bool) -> None:
+    """Held-out perplexity and next-token accuracy, over real tokens only; with --samples, also
+    measures of the text the model writes (defined in README.md, "Measures of samples").
 
     \b
         recipegen evaluate
+        recipegen evaluate --samples 100 --temperature 0.7
         recipegen evaluate --model runs/quick --data other_recipes.json --json
     """
+    if not all(math.isfinite(t) for t in temperatures):
+        raise click.BadParameter("must be a finite number", param_hint="--temperature")
     _start_tensorflow()
     from recipegen.data import load_corpus
     from recipegen.evaluate import score_texts
@@ -205,20 +222,83 @@ def evaluate(run_path: Path | None, data: Path | None, as_json: bool) -> None:
     from recipegen.run import load_run, read_heldout
 
     run = load_run(run_path)
-    texts = recipe_texts(load_corpus(data).recipes) if data else read_heldout(run.path)
-    score = score_texts(run.model, run.vocabulary, texts, run.config.data.sequence_length, run.config.train.batch_size)
+    texts = recipe_texts(load_corpus(data).recipes, run.template, run.tokenizer) if data else read_heldout(run.path)
+    score = score_texts(run.model, run.vocabulary, texts, run.config.data.sequence_length, run.config.train.batch_size,
+                        run.tokenizer)
     if score.tokens == 0:
         raise BadInput(f"{data or run.path}: no tokens to score")
-    result = {"run": str(run.path), "data": str(data) if data else "held-out split", "recipes": len(texts)} | score.as_dict()
+    result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",
+                              "recipes": len(texts)} | score.as_dict()
+    if sample_count:
+        result["samples"] = _measure_samples(run, texts, sample_count, temperatures or run.config.sample.temperatures,
+                                             max_tokens, run.config.seed if seed is None else seed, batch_size)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(_strict_json(result), indent=2))
         return
     click.echo(f"{result['run']} on {result['data']} ({len(texts)} recipes, {score.tokens:,} tokens): "
                f"perplexity {score.perplexity:.2f}, accuracy {score.accuracy:.1%}")
+    if sample_count:
+        click.echo(_measures_table(result["samples"]))
+
+
+def _measure_samples(run: Any, texts: list[str], count: int, temperatures: tuple[float, ...], max_tokens: int | None,
+                     seed: int, batch_size: int) -> dict[str, Any]:
+    """Measures of ``count`` samples at each temperature, and of as many real recipes."""
+    from recipegen.evaluate import longest_recipe, measure_samples, reference_samples
+    from recipegen.generate import Generator
+    from recipegen.measures import text_measures
+
+    generator = Generator(run.model, run.vocabulary, run.tokenizer, run.template)
+    prompt = run.config.sample.prompt
+    try:
+        prompt_tokens = generator.encode_prompt(prompt)[0]
+    except ValueError as e:
+        raise BadInput(f"{run.path / 'config.toml'}: sample.prompt: {e}") from None
+    if max_tokens is None:
+        max_tokens = longest_recipe(texts, run.tokenizer)
+    foods = run.foods()
+    by_temperature = []
+    for temperature in temperatures:
+        measured, _ = measure_samples(generator, prompt, count, temperature, max_tokens, seed, batch_size, foods)
+        by_temperature.append({"temperature": temperature} | measured)
+    references = reference_samples(texts[:count], prompt_tokens, max_tokens, run.template, run.tokenizer)
+    return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed,
+            "by_temperature": by_temperature, "held_out": text_measures(references, foods)}
+
+
+def _measures_table(result: dict[str, Any]) -> str:
+    """One row per measure; a column per temperature, and the held-out recipes as the yardstick."""
+    from recipegen.measures import LABELS, format_measure
+
+    columns = [(f"T={row['temperature']:g}", row) for row in result["by_temperature"]]
+    columns.append((f"held-out ({result['held_out']['samples']})", result["held_out"]))
+    names = [name for name in LABELS if name in result["held_out"]]
+    width = max(len(LABELS[name]) for name in names)
+    widths = [max(8, len(title)) for title, _ in columns]
+    lines = [f"{result['count']} samples after {result['prompt']!r}, at most {result['max_tokens']} tokens, "
+             f"seed {result['seed']}:",
+             f"  {'':<{width}}  " + "  ".join(f"{title:>{w}}" for (title, _), w in zip(columns, widths))]
+    for name in names:
+        cells = (f"{format_measure(name, row[name]):>{w}}" for (_, row), w in zip(columns, widths))
+        lines.append(f"  {LABELS[name]:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def _strict_json(value: Any) -> Any:
+    """NaN and infinity as null: JSON has no such numbers, and strict parsers reject Python's NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict_json(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_strict_json(v) for v in value]
+    return value
 
 
 def _sample_json(sample: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"text": sample.text, "tokens": len(sample.tokens), "ended": sample.ended}
+    if sample.parsed:
+        result |= sample.parsed.as_dict()
     if sample.steps:
         result["steps"] = [
             {"token": token, "top": [{"token": t, "p": round(p, 6)} for t, p in top]}
@@ -229,8 +309,8 @@ def _sample_json(sample: Any) -> dict[str, Any]:
 
 def _probability_table(sample: Any) -> str:
     """The book's print_probs view: per step, the word chosen and the K most likely words."""
-    chosen = sample.chosen
-    cells = [[f"{t} {p:.3f}" for t, p in top] for top in sample.steps]
+    chosen = [_visible(t) for t in sample.chosen]
+    cells = [[f"{_visible(t)} {p:.3f}" for t, p in top] for top in sample.steps]
     widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))]
     token_width = max(len("word"), *(len(t) for t in chosen))
     header = f"{'step':>4}  {'word':<{token_width}}  " + "  ".join(
@@ -242,13 +322,32 @@ def _probability_table(sample: Any) -> str:
     return "\n".join(lines)
 
 
-def _as_page(text: str, ended: bool) -> str:
-    """Title on its own line, directions wrapped, a mark when the recipe was cut short."""
-    title, _, directions = text.partition(" | ")
-    title = textwrap.fill(title, width=88, subsequent_indent="  ")  # a model may never write the "|"
-    body = textwrap.fill(directions, width=88, initial_indent="  ", subsequent_indent="  ") if directions else ""
-    page = f"{title}\n{body}" if body else title
-    return page if ended else page + " [...]"
+def _visible(token: str) -> str:
+    """Character-level tokens that would vanish in a table: a space, a newline."""
+    return {" ": "␣", "\n": "\\n", "\t": "\\t"}.get(token, token)
+
+
+def _as_page(sample: Any) -> str:
+    """A recipe as a person writes it: the title, a bulleted ingredient list and numbered steps
+    where the template has them, the directions as a paragraph where it does not (the book's),
+    and a mark when the recipe was cut short by --max-tokens."""
+    recipe = sample.parsed
+    if recipe is None:  # the plain template: the text as written
+        return sample.text if sample.ended else sample.text + " [...]"
+    lines = [textwrap.fill(recipe.title or "(untitled)", width=88, subsequent_indent="  ")]
+    if recipe.ingredients is None:
+        if recipe.directions:
+            lines.append(textwrap.fill(" ".join(recipe.directions), width=88, initial_indent="  ", subsequent_indent="  "))
+    else:
+        lines += ["", "Ingredients"]
+        lines += [textwrap.fill(item, width=88, initial_indent="  - ", subsequent_indent="    ")
+                  for item in recipe.ingredients] or ["  (none)"]
+        lines += ["", "Directions"]
+        width = len(str(len(recipe.directions)))
+        lines += [textwrap.fill(step, width=88, initial_indent=f"  {n:>{width}}. ", subsequent_indent=" " * (width + 4))
+                  for n, step in enumerate(recipe.directions, start=1)] or ["  (none)"]
+    page = "\n".join(lines)
+    return page if sample.ended else page + " [...]"
 
 
 def _stop_on_sigterm() -> None:

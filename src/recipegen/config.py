@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from recipegen.errors import ConfigError
+from recipegen.templates import TEMPLATES, template_markers
+from recipegen.text import TOKEN_LEVELS
 
 CELLS = ("lstm", "gru")
 PIPELINES = ("pack", "pad")
@@ -31,6 +33,8 @@ class DataConfig:
     vocab_size: int = 10_000  # TextVectorization max_tokens, padding and [UNK] included
     sequence_length: int = 100  # tokens per training window (book: 200)
     pipeline: str = "pack"  # "pack": recipes end to end; "pad": one truncated window per recipe (book)
+    template: str = "book"  # "book": Recipe for <title> | <directions>; "full": with ingredients; "plain": the text as is
+    tokens: str = "word"  # "word" (book) or "char": one token per character
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,9 @@ class TrainConfig:
 @dataclass(frozen=True)
 class SampleConfig:
     prompt: str = "recipe for"  # how each end-of-epoch sample starts
-    temperatures: tuple[float, ...] = (1.0, 0.5)  # one sample per temperature at every epoch end (book: 1.0)
-    max_tokens: int = 100  # longest end-of-epoch sample, in tokens
+    temperatures: tuple[float, ...] = (1.0, 0.5)  # samples at every epoch end at each temperature (book: 1.0)
+    count: int = 8  # samples per temperature at every epoch end, measured together (book: 1)
+    max_tokens: int = 300  # longest end-of-epoch sample, in tokens (book: 100, shorter than most recipes)
 
 
 @dataclass(frozen=True)
@@ -123,9 +128,13 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
     """Reject values that would fail later, deep inside TensorFlow, with a worse message."""
     checks = [
         ("data.validation_fraction", 0 < config.data.validation_fraction < 1, "must be between 0 and 1 (exclusive)"),
-        ("data.vocab_size", config.data.vocab_size >= 4, "must be at least 4 (padding, [UNK], end-of-recipe, and one word)"),
+        ("data.vocab_size", config.data.vocab_size >= 3 + len(template_markers(config.data.template)),
+         f"must be at least {3 + len(template_markers(config.data.template))} "
+         f"(padding, [UNK], the {config.data.template} template's markers, and one token)"),
         ("data.sequence_length", config.data.sequence_length >= 2, "must be at least 2"),
         ("data.pipeline", config.data.pipeline in PIPELINES, f"must be one of {', '.join(PIPELINES)}"),
+        ("data.template", config.data.template in TEMPLATES, f"must be one of {', '.join(TEMPLATES)}"),
+        ("data.tokens", config.data.tokens in TOKEN_LEVELS, f"must be one of {', '.join(TOKEN_LEVELS)}"),
         ("model.cell", config.model.cell in CELLS, f"must be one of {', '.join(CELLS)}"),
         ("model.layers", config.model.layers >= 1, "must be at least 1"),
         ("model.units", config.model.units >= 1, "must be at least 1"),
@@ -141,6 +150,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("train.max_minutes", config.train.max_minutes >= 0, "must be >= 0 (0 means no limit)"),
         ("train.early_stopping_patience", config.train.early_stopping_patience >= 0, "must be >= 0 (0 turns it off)"),
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures), "must all be >= 0"),
+        ("sample.count", config.sample.count >= 1, "must be at least 1"),
         ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),
     ]
     for key, ok, problem in checks:

@@ -1,7 +1,11 @@
-"""Held-out perplexity and next-token accuracy over real tokens only.
+"""Held-out perplexity and next-token accuracy over real tokens only, and measures of samples.
 
 Scores are sums over tokens, not means of per-batch means: a batch that is mostly padding
 counts exactly as much as its real tokens, so a padded batch scores the same as an unpadded one.
+
+``measure_samples`` samples recipes and reads them with ``measures.text_measures``;
+``measure_references`` reads real held-out recipes the same way, cut to the same length after
+the same prompt, so each figure has a yardstick beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from recipegen.generate import Generator, Sample
+from recipegen.measures import SampleText, text_measures
 from recipegen.pipeline import encode, make_dataset, recipe_windows
+from recipegen.templates import parse_recipe
+from recipegen.text import END_TOKEN, WORDS, Tokenizer
 
 
 @dataclass(frozen=True)
@@ -70,11 +78,46 @@ class Scorer:
 
 
 def score_texts(
-    model: keras.Model, vocabulary: Sequence[str], texts: Sequence[str], sequence_length: int, batch_size: int
+    model: keras.Model, vocabulary: Sequence[str], texts: Sequence[str], sequence_length: int, batch_size: int,
+    tokenizer: Tokenizer = WORDS,
 ) -> Score:
     """Score training-form texts (standardized, end token included) the way training windows them."""
-    windows = recipe_windows(encode(texts, vocabulary), sequence_length)
+    windows = recipe_windows(encode(texts, vocabulary, tokenizer), sequence_length)
     if len(windows) == 0:
         return Score(total_loss=0.0, tokens=0, correct=0)
     return Scorer(model)(make_dataset(windows, batch_size))
 
+
+
+def measure_samples(generator: Generator, prompt: str, count: int, temperature: float, max_tokens: int, seed: int,
+                    batch_size: int = 32, foods: set[str] | None = None) -> tuple[dict[str, float], list[Sample]]:
+    """Sample ``count`` recipes in batches (batch i seeded with ``seed + i``) and measure them."""
+    samples: list[Sample] = []
+    for i, start in enumerate(range(0, count, batch_size)):
+        n = min(batch_size, count - start)
+        generation = generator.generate(prompt, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed + i)
+        samples += generation.samples
+    return text_measures(samples, foods), samples
+
+
+def reference_samples(texts: Sequence[str], prompt_tokens: Sequence[str], max_tokens: int, template: str,
+                      tokenizer: Tokenizer) -> list[SampleText]:
+    """Real recipes (training-form texts) as if a model had written them after ``prompt_tokens``
+    with the same ``max_tokens``: the prompt is taken off where the text starts with it, and a
+    recipe longer than the limit counts as not ended, cut where sampling would have stopped."""
+    references = []
+    for text in texts:
+        tokens = tokenizer.tokens(text)
+        prompt = list(prompt_tokens) if tokens[: len(prompt_tokens)] == list(prompt_tokens) else []
+        body = tokens[len(prompt):]
+        body = body[: body.index(END_TOKEN)] if END_TOKEN in body else body
+        ended = len(body) < max_tokens  # sampling stops after max_tokens tokens, the end token included
+        body = body if ended else body[:max_tokens]
+        whole = prompt + body + ([END_TOKEN] if ended else [])
+        references.append(SampleText(tokens=body, ended=ended, parsed=parse_recipe(whole, template, tokenizer)))
+    return references
+
+
+def longest_recipe(texts: Sequence[str], tokenizer: Tokenizer) -> int:
+    """Tokens in the longest training-form text, end token included: a limit no real recipe reaches."""
+    return max((len(tokenizer.tokens(text)) for text in texts), default=1)

@@ -26,7 +26,8 @@ import tensorflow as tf
 from recipegen.model import recurrent_layers
 from recipegen.pipeline import PAD_ID, UNK_ID
 from recipegen.sampling import check_sampling_args, sample_next, sampled_logits
-from recipegen.text import END_TOKEN, RECIPE_PREFIX, detokenize, tokenize
+from recipegen.templates import ParsedRecipe, parse_recipe
+from recipegen.text import END_TOKEN, RECIPE_PREFIX, WORDS, Tokenizer
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Sample:
     # With show_probs=K: for each generated token (the end token included), the K most likely
     # next tokens and their probabilities under the distribution that was sampled.
     steps: list[list[tuple[str, float]]] | None = None
+    parsed: ParsedRecipe | None = None  # title, ingredients, steps, when the run's template has sections
 
     @property
     def chosen(self) -> list[str]:
@@ -53,10 +55,17 @@ class Generation:
 
 
 class Generator:
-    """A compiled incremental decoder over a trained model's own layers and weights."""
+    """A compiled incremental decoder over a trained model's own layers and weights.
 
-    def __init__(self, model: keras.Model, vocabulary: Sequence[str], jit_compile: bool = False):
-        self.vocabulary = list(vocabulary)
+    ``tokenizer`` reads prompts and writes samples at the run's token level; with a
+    ``template`` each sample is also parsed back into a recipe.
+    """
+
+    def __init__(self, model: keras.Model, vocabulary: Sequence[str], tokenizer: Tokenizer = WORDS,
+                 template: str | None = None, jit_compile: bool = False):
+        self.tokenizer = tokenizer
+        self.template = template
+        self.vocabulary = [tokenizer.name(entry) for entry in vocabulary]  # markers by name at every level
         self.jit_compile = jit_compile
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
         if END_TOKEN not in self._ids:
@@ -73,12 +82,18 @@ class Generator:
         self._decoders: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
 
     def encode_prompt(self, prompt: str) -> tuple[list[str], list[int], list[str]]:
-        """Tokens, ids and unknown words of a prompt standardized exactly like training text."""
-        tokens = tokenize(prompt) or tokenize(RECIPE_PREFIX)
+        """Tokens, ids and unknown tokens of a prompt standardized exactly like training text.
+
+        An empty prompt starts a new recipe: the model reads an end token, which is what
+        precedes every recipe in a packed training stream, and writes the recipe from its start.
+        """
+        tokens = self.tokenizer.prompt_tokens(prompt)
+        if not tokens:
+            return [], [self._end_id], []
         ids = [self._ids.get(token, UNK_ID) for token in tokens]
         unknown = [token for token, i in zip(tokens, ids) if i == UNK_ID]
         if len(unknown) == len(tokens):
-            raise ValueError(f"prompt {prompt!r} has no word in the model's vocabulary")
+            raise ValueError(f"prompt {prompt!r} has no {self.tokenizer.level} in the model's vocabulary")
         return tokens, ids, unknown
 
     def generate(
@@ -128,7 +143,10 @@ class Generator:
                 top_probs = all_top_probs[row_index, :n_steps]
                 steps = [[(self.vocabulary[i], float(p)) for i, p in zip(ids_k, probs_k)]
                          for ids_k, probs_k in zip(top_ids, top_probs)]
-            samples.append(Sample(text=detokenize(prompt_tokens + tokens), tokens=tokens, ended=ended, steps=steps))
+            whole = prompt_tokens + tokens + ([END_TOKEN] if ended else [])
+            parsed = parse_recipe(whole, self.template, self.tokenizer) if self.template else None
+            samples.append(Sample(text=self.tokenizer.readable(whole), tokens=tokens, ended=ended, steps=steps,
+                                  parsed=parsed))
         return Generation(prompt_tokens=prompt_tokens, unknown_words=unknown, seed=seed, samples=samples)
 
     def _decoder(self, temperature: float, top_k: int | None, top_p: float | None, show_probs: int):

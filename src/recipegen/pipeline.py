@@ -26,38 +26,43 @@ import keras
 
 from recipegen.config import PIPELINES
 from recipegen.data import Recipe
-from recipegen.text import END_TOKEN, training_text
+from recipegen.templates import recipe_text, template_markers
+from recipegen.text import END_TOKEN, WORDS, Tokenizer
 
 PAD_ID = 0  # TextVectorization's mask token ""
 UNK_ID = 1  # TextVectorization's "[UNK]"
 
 
-def recipe_texts(recipes: Sequence[Recipe]) -> list[str]:
-    return [training_text(r.title, r.directions) for r in recipes]
+def recipe_texts(recipes: Sequence[Recipe], template: str = "book", tokenizer: Tokenizer = WORDS) -> list[str]:
+    """Each recipe as the model trains on it (see templates.py)."""
+    return [recipe_text(r, template, tokenizer) for r in recipes]
 
 
-def adapt_vocabulary(texts: Sequence[str], vocab_size: int) -> list[str]:
+def adapt_vocabulary(texts: Sequence[str], vocab_size: int, tokenizer: Tokenizer = WORDS,
+                     markers: Sequence[str] = (END_TOKEN,)) -> list[str]:
     """The ``vocab_size`` most frequent tokens of ``texts``, padding and [UNK] first.
 
-    The end token is always kept: without it a small vocabulary could never end a recipe.
+    ``markers`` (the end token, section markers) are always kept, however rare: without the
+    end token a small vocabulary could never end a recipe.
     """
-    vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=None, split="whitespace")
+    vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=None, split=tokenizer.split)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
-    vocabulary = vectorizer.get_vocabulary()
-    if END_TOKEN not in vocabulary:
-        vocabulary = vocabulary[:2] + [END_TOKEN] + vocabulary[2 : vocab_size - 1]
+    vocabulary = [str(token) for token in vectorizer.get_vocabulary()]
+    missing = [symbol for symbol in map(tokenizer.symbol, markers) if symbol not in vocabulary]
+    if missing:
+        vocabulary = vocabulary[:2] + missing + vocabulary[2 : vocab_size - len(missing)]
     return vocabulary
 
 
-def make_vectorizer(vocabulary: Sequence[str]) -> keras.layers.TextVectorization:
+def make_vectorizer(vocabulary: Sequence[str], tokenizer: Tokenizer = WORDS) -> keras.layers.TextVectorization:
     return keras.layers.TextVectorization(
-        vocabulary=list(vocabulary), standardize=None, split="whitespace", ragged=True
+        vocabulary=list(vocabulary), standardize=None, split=tokenizer.split, ragged=True
     )
 
 
-def encode(texts: Sequence[str], vocabulary: Sequence[str]) -> list[np.ndarray]:
+def encode(texts: Sequence[str], vocabulary: Sequence[str], tokenizer: Tokenizer = WORDS) -> list[np.ndarray]:
     """Token ids of each text, one variable-length int32 array per text."""
-    vectorizer = make_vectorizer(vocabulary)
+    vectorizer = make_vectorizer(vocabulary, tokenizer)
     encoded: list[np.ndarray] = []
     for batch in tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024):
         encoded.extend(row.astype(np.int32) for row in vectorizer(batch).numpy())

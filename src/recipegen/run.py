@@ -7,7 +7,9 @@ leaves a half-written file that looks whole.
         config.toml       the resolved config the run was trained with
         heldout.jsonl     the held-out recipes, as training text ({"text": ...} per line)
         history.csv       one row per epoch
-        samples.jsonl     the TextGenerator callback's samples, one per epoch and temperature
+        samples.jsonl     the TextGenerator callback's samples, sample.count per epoch and temperature
+        sample_measures.csv  measures of those samples (measures.py), one row per epoch and temperature
+        foods.json        with the full template: the food words of the training ingredient lists
         metrics.json      final metrics; written last, so its presence marks a finished run
         checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
         state.json        what --resume needs besides the weights: epochs done, history, best
@@ -34,6 +36,7 @@ from typing import Any
 
 from recipegen.config import Config, load_config
 from recipegen.errors import ConfigError, RunError
+from recipegen.text import Tokenizer, tokenizer_for
 
 RUNS_DIR = Path("runs")
 RUN_FORMAT = 1  # bumped when the layout above changes incompatibly
@@ -44,6 +47,8 @@ CONFIG_FILE = "config.toml"
 HELDOUT_FILE = "heldout.jsonl"
 HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.jsonl"
+SAMPLE_MEASURES_FILE = "sample_measures.csv"
+FOODS_FILE = "foods.json"
 METRICS_FILE = "metrics.json"
 STATE_FILE = "state.json"
 TOKENS_FILE = "tokens.npz"
@@ -79,6 +84,20 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON Lines file written by this module; none when it does not exist."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -127,8 +146,8 @@ def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
             raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
-        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, METRICS_FILE, STATE_FILE,
-                                      TOKENS_FILE, TOKENS_META_FILE):
+        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, SAMPLE_MEASURES_FILE, FOODS_FILE,
+                                      METRICS_FILE, STATE_FILE, TOKENS_FILE, TOKENS_META_FILE):
             (path / name).unlink(missing_ok=True)
         for checkpoint in path.glob(CHECKPOINT_GLOB):
             checkpoint.unlink()
@@ -169,6 +188,19 @@ class Run:
     config: Config
     metrics: dict[str, Any]
 
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return tokenizer_for(self.config.data.tokens)
+
+    @property
+    def template(self) -> str:
+        return self.config.data.template
+
+    def foods(self) -> set[str] | None:
+        """The run's food words (full template only), for the ingredient measures."""
+        file = self.path / FOODS_FILE
+        return set(_read_json(file)) if file.is_file() else None
+
 
 def load_run(path: Path | None) -> Run:
     """Load a run directory (the latest under ./runs when ``path`` is None) and check it is whole."""
@@ -208,7 +240,7 @@ def read_heldout(path: Path) -> list[str]:
     file = path / HELDOUT_FILE
     if not file.is_file():
         raise RunError(f"{path}: no {HELDOUT_FILE}; pass --data to evaluate on a corpus")
-    return [json.loads(line)["text"] for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row["text"] for row in read_jsonl(file)]
 
 
 def _read_json(path: Path) -> Any:

@@ -1,11 +1,19 @@
-"""Recipe text <-> tokens.
+"""Recipe text <-> tokens, at the word level (the book's) or the character level.
 
-Training text and prompts pass through the same ``standardize``: Unicode NFKC, lowercase,
-every punctuation mark its own token, single spaces between tokens. The vectorizer then only
-splits on spaces, so what the model sees in training and at a prompt cannot drift apart.
-``detokenize`` goes the other way for people: it re-attaches punctuation ("1 / 2" -> "1/2",
-"salt , pepper ." -> "salt, pepper.") without ever gluing two words together, so
-``standardize(detokenize(tokens))`` gives back the same tokens.
+Training text and prompts pass through the same standardization, so what the model sees in
+training and at a prompt cannot drift apart. Word level: Unicode NFKC, lowercase, every
+punctuation mark its own token, single spaces between tokens; the vectorizer then only splits
+on spaces. ``detokenize`` goes the other way for people: it re-attaches punctuation
+("1 / 2" -> "1/2", "salt , pepper ." -> "salt, pepper.") without ever gluing two words
+together, so ``standardize(detokenize(tokens))`` gives back the same tokens.
+
+Character level: NFKC and lowercase too, but punctuation stays where it was written and each
+character is a token (``TextVectorization(split="character")``).
+
+Markers such as the end of a recipe are tokens that text can never produce. At the word level
+they are written ``<end>``, which text cannot yield because "<" and ">" are split off; at the
+character level each is one private-use character, which standardization removes from text.
+Either way the rest of the code sees a marker by its name, ``<end>``.
 """
 
 from __future__ import annotations
@@ -13,10 +21,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 END_TOKEN = "<end>"  # closes every training recipe; "<" and ">" alone are split, so text cannot produce it
+INGREDIENTS = "<ingredients>"  # the full template's section markers, see templates.py
+ITEM = "<item>"
+DIRECTIONS = "<directions>"
+STEP = "<step>"
+MARKERS = (END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP)
 SEPARATOR = "|"  # between title and directions, as in the book
 RECIPE_PREFIX = "recipe for"
+TOKEN_LEVELS = ("word", "char")
 
 _PUNCTUATION = re.compile(r"([^\w\s])")  # any single character that is neither a word character nor space
 _SPACES = re.compile(r"\s+")
@@ -36,6 +51,89 @@ def standardize(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     return standardize(text).split()
+
+
+_CHAR_SYMBOLS = {marker: chr(0xE000 + i) for i, marker in enumerate(MARKERS)}  # Unicode private use area
+_CHAR_MARKERS = {symbol: marker for marker, symbol in _CHAR_SYMBOLS.items()}
+_LINE_SPACES = re.compile(r"[^\S\n]+")  # whitespace other than a newline
+
+
+def standardize_chars(text: str) -> str:
+    """The character level's normal form: NFKC, lowercase, control and private-use characters
+    dropped (so no text can write a marker), runs of spaces made one, blank lines removed.
+    Newlines stay: in a play or a poem they are part of the text."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(c for c in text if c == "\n" or c == "\t" or unicodedata.category(c) not in ("Cc", "Co", "Cs"))
+    lines = (_LINE_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """How one token level writes text for the model and reads tokens back for people."""
+
+    level: str  # "word" or "char"
+
+    @property
+    def split(self) -> str:
+        """TextVectorization's ``split`` for this level."""
+        return "whitespace" if self.level == "word" else "character"
+
+    def standardize(self, text: str) -> str:
+        return standardize(text) if self.level == "word" else standardize_chars(text)
+
+    def symbol(self, marker: str) -> str:
+        """A marker as it appears in model text and in the vocabulary."""
+        return marker if self.level == "word" else _CHAR_SYMBOLS[marker]
+
+    def name(self, entry: str) -> str:
+        """A vocabulary entry as the rest of the code sees it: markers by name."""
+        return entry if self.level == "word" else _CHAR_MARKERS.get(entry, entry)
+
+    def model_text(self, pieces: Iterable[str]) -> str:
+        """Model text from a mix of plain text and markers: each text piece standardized."""
+        parts = [self.symbol(p) if p in MARKERS else self.standardize(p) for p in pieces]
+        return (" " if self.level == "word" else "").join(part for part in parts if part)
+
+    def tokens(self, model_text: str) -> list[str]:
+        """The tokens of model text, markers by name."""
+        if self.level == "word":
+            return model_text.split()
+        return [_CHAR_MARKERS.get(c, c) for c in model_text]
+
+    def as_string(self, tokens: Iterable[str]) -> str:
+        """Tokens as one standardized string, the way the model reads them (markers by name)."""
+        return (" " if self.level == "word" else "").join(tokens)
+
+    def prompt_tokens(self, prompt: str) -> list[str]:
+        """A prompt standardized like training text; markers written by name (``<ingredients>``) are kept."""
+        pieces = re.split(f"({'|'.join(re.escape(m) for m in MARKERS if m != END_TOKEN)})", prompt)
+        tokens = self.tokens(self.model_text(pieces))
+        trailing = prompt[len(prompt.rstrip()):]
+        if self.level == "char" and tokens and trailing and tokens[-1] not in MARKERS:
+            tokens.append("\n" if "\n" in trailing else " ")  # "FERRYMAN\n" asks for the next line
+        return tokens
+
+    def readable(self, tokens: Iterable[str]) -> str:
+        """Text for people from tokens, up to the end token."""
+        if self.level == "word":
+            return detokenize(tokens)
+        chars: list[str] = []
+        for token in tokens:
+            if token == END_TOKEN:
+                break
+            chars.append(f" {token} " if token in MARKERS else token)
+        return _capitalize_sentences("".join(chars).strip())
+
+
+WORDS = Tokenizer("word")
+CHARS = Tokenizer("char")
+
+
+def tokenizer_for(level: str) -> Tokenizer:
+    if level not in TOKEN_LEVELS:
+        raise ValueError(f"token level must be one of {', '.join(TOKEN_LEVELS)}, got {level!r}")
+    return WORDS if level == "word" else CHARS
 
 
 def format_recipe(title: str, directions: Sequence[str] | str) -> str:
@@ -88,7 +186,7 @@ def _joined(previous: str, token: str, infix: bool) -> bool:
     return infix or token in _NO_SPACE_BEFORE or previous in _NO_SPACE_AFTER
 
 
-_SENTENCE_START = re.compile(r"(^|[.!?|]\s+)([a-z])")
+_SENTENCE_START = re.compile(r"(^|[.!?|>]\s+)([a-z])", re.MULTILINE)  # ">" ends a marker such as <step>
 
 
 def _capitalize_sentences(text: str) -> str:

@@ -13,6 +13,7 @@ data order as one that was never interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -33,41 +34,56 @@ from recipegen.data import describe_skips, load_corpus, split_corpus
 from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import Scorer
 from recipegen.generate import Generator
+from recipegen.measures import describe_measures, food_lexicon, text_measures
 from recipegen.model import build_model, compile_model
 from recipegen.pipeline import adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts, recipe_windows
+from recipegen.templates import template_markers
+from recipegen.text import tokenizer_for
 
 Log = Callable[[str], None]
 
 
 class TextGenerator(keras.callbacks.Callback):
-    """Samples a recipe at each temperature at every epoch end, so progress can be read, not only plotted."""
+    """Samples recipes at each temperature at every epoch end and measures them, so progress can
+    be read, not only plotted: samples go to ``samples.jsonl``, their measures (distinct n-grams,
+    repeats, length, endings, ingredient use) to ``sample_measures.csv``, one row per epoch and
+    temperature. The ``count`` samples of a temperature decode as one batch."""
 
     def __init__(self, generator: Generator, prompt: str, temperatures: tuple[float, ...], max_tokens: int,
-                 seed: int, path: Path | None = None, log: Log | None = None, samples: list | None = None):
+                 seed: int, count: int = 1, foods: set[str] | None = None, run_dir: Path | None = None,
+                 log: Log | None = None, samples: list | None = None, measures: list | None = None):
         super().__init__()
         self.generator = generator
         self.prompt = prompt
         self.temperatures = temperatures
         self.max_tokens = max_tokens
         self.seed = seed
-        self.path = path
+        self.count = count
+        self.foods = foods
+        self.run_dir = run_dir
         self.log = log
         self.samples: list[dict[str, Any]] = list(samples or [])
+        self.measures: list[dict[str, Any]] = list(measures or [])
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if getattr(self.model, "stop_training", False) and logs is not None and not _finite(logs.get("loss")):
             return  # a diverged epoch has nothing worth sampling
         for temperature in self.temperatures:
             generation = self.generator.generate(
-                self.prompt, n=1, max_tokens=self.max_tokens, temperature=temperature, seed=self.seed + epoch
+                self.prompt, n=self.count, max_tokens=self.max_tokens, temperature=temperature, seed=self.seed + epoch
             )
-            sample = generation.samples[0]
-            self.samples.append({"epoch": epoch + 1, "temperature": temperature, "text": sample.text,
-                                 "tokens": len(sample.tokens), "ended": sample.ended})
+            for sample in generation.samples:
+                row = {"epoch": epoch + 1, "temperature": temperature, "text": sample.text,
+                       "tokens": len(sample.tokens), "ended": sample.ended}
+                self.samples.append(row | (sample.parsed.as_dict() if sample.parsed else {}))
+            measured = text_measures(generation.samples, self.foods)
+            self.measures.append({"epoch": epoch + 1, "temperature": temperature} | _rounded(measured))
             if self.log:
-                self.log(f"[epoch {epoch + 1}, temperature {temperature:g}] {sample.text}")
-        if self.path is not None:
-            run_files.write_jsonl(self.path, self.samples)
+                self.log(f"[epoch {epoch + 1}, temperature {temperature:g}] {_shortened(generation.samples[0].text)}")
+                self.log(f"  {describe_measures(measured)}")
+        if self.run_dir is not None:
+            run_files.write_jsonl(self.run_dir / run_files.SAMPLES_FILE, self.samples)
+            run_files.write_csv(self.run_dir / run_files.SAMPLE_MEASURES_FILE, self.measures)
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -170,6 +186,7 @@ class PreparedData:
     train_sequences: list[np.ndarray]  # token ids of each training recipe, end token included
     heldout_windows: np.ndarray  # (windows, sequence_length + 1), each held-out recipe cut on its own
     heldout_texts: list[str]
+    foods: set[str] | None = None  # full template: food words of the training ingredient lists
 
 
 def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> PreparedData:
@@ -179,15 +196,19 @@ def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log =
     skipped = f" ({corpus.skipped} records skipped: {describe_skips(corpus.skip_reasons)})" if corpus.skipped else ""
     say(f"{corpus.source}: {len(corpus.recipes)} recipes{skipped}; "
         f"{len(train_recipes)} for training, {len(heldout_recipes)} held out")
-    train_texts, heldout_texts = recipe_texts(train_recipes), recipe_texts(heldout_recipes)
+    template, tokenizer = config.data.template, tokenizer_for(config.data.tokens)
+    train_texts = recipe_texts(train_recipes, template, tokenizer)
+    heldout_texts = recipe_texts(heldout_recipes, template, tokenizer)
     if vocabulary is None:
-        vocabulary = adapt_vocabulary(train_texts, config.data.vocab_size)
-    train_sequences = encode(train_texts, vocabulary)
-    heldout_windows = recipe_windows(encode(heldout_texts, vocabulary), config.data.sequence_length)
-    say(f"vocabulary: {len(vocabulary)} tokens; {sum(len(ids) for ids in train_sequences):,} training tokens; "
+        vocabulary = adapt_vocabulary(train_texts, config.data.vocab_size, tokenizer, template_markers(template))
+    train_sequences = encode(train_texts, vocabulary, tokenizer)
+    heldout_windows = recipe_windows(encode(heldout_texts, vocabulary, tokenizer), config.data.sequence_length)
+    say(f"vocabulary: {len(vocabulary)} {config.data.tokens} tokens; "
+        f"{sum(len(ids) for ids in train_sequences):,} training tokens; {template} template, "
         f"{config.data.pipeline} pipeline, windows of {config.data.sequence_length}")
+    foods = food_lexicon(line for r in train_recipes for line in r.ingredients) if template == "full" else None
     return PreparedData(corpus.source, len(corpus.recipes), corpus.skipped, vocabulary, train_sequences,
-                        heldout_windows, heldout_texts)
+                        heldout_windows, heldout_texts, foods)
 
 
 def save_tokens(data: PreparedData, run_dir: Path, corpus_digest: str) -> None:
@@ -228,6 +249,8 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in data.heldout_texts))
     save_tokens(data, run_dir, run_files.file_digest(Path(config.data.path)))
+    if data.foods is not None:
+        run_files.write_json(run_dir / run_files.FOODS_FILE, sorted(data.foods))
 
     model = build_model(config.model, len(data.vocabulary))
     compile_model(model, config.train)
@@ -260,20 +283,23 @@ def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, lo
     model = keras.saving.load_model(run_dir / state["checkpoint"])
     _restore_seed_states(model, state.get("seed_states", {}))
     say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
-    samples_file = run_dir / run_files.SAMPLES_FILE
-    samples = [json.loads(line) for line in samples_file.read_text(encoding="utf-8").splitlines()
-               if line.strip()] if samples_file.is_file() else []
-    samples = [s for s in samples if s["epoch"] <= state["epochs_done"]]
-    return _fit(config, run_dir, model, data, state, samples=samples, verbose=verbose, log=log)
+    samples = [s for s in run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= state["epochs_done"]]
+    measures = [m for m in run_files.read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE)
+                if int(m["epoch"]) <= state["epochs_done"]]
+    foods_file = run_dir / run_files.FOODS_FILE
+    if foods_file.is_file():
+        data = dataclasses.replace(data, foods=set(json.loads(foods_file.read_text(encoding="utf-8"))))
+    return _fit(config, run_dir, model, data, state, samples=samples, measures=measures, verbose=verbose, log=log)
 
 
 def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, state: dict[str, Any],
-         samples: list, verbose: bool, log: Log | None) -> TrainResult:
+         samples: list, verbose: bool, log: Log | None, measures: list | None = None) -> TrainResult:
     heldout = make_dataset(data.heldout_windows, config.train.batch_size)
     recorder = EpochRecorder(run_dir, heldout, Scorer(model), state, config.train)
+    generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template)
     sampler = TextGenerator(
-        Generator(model, data.vocabulary), config.sample.prompt, config.sample.temperatures,
-        config.sample.max_tokens, seed=config.seed, path=run_dir / run_files.SAMPLES_FILE, log=log, samples=samples,
+        generator, config.sample.prompt, config.sample.temperatures, config.sample.max_tokens, seed=config.seed,
+        count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log, samples=samples, measures=measures,
     )
     # Order matters: the recorder adds validation figures to the logs before the progress bar
     # prints them, and samples print after the bar's line for the epoch.
@@ -362,6 +388,15 @@ def _seed_everything(config: Config) -> None:
     keras.utils.set_random_seed(config.seed)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    """The head of a long sample for the log; samples.jsonl has the whole text."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _rounded(measures: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 4) if isinstance(value, float) else value for name, value in measures.items()}
 
 
 def _finite(value: Any) -> bool:
