@@ -81,7 +81,7 @@ def table(results: dict) -> str:
     for template, result in results.items():
         samples = result["evaluate"]["samples"]
         columns += [(f"{template} T={row['temperature']:g}", row) for row in samples["by_temperature"]]
-        columns.append((f"{template} real", samples["held_out"]))
+        columns.append((f"{template} real", samples["real"]))
     width = max(len(name) for name in MEASURES)
     lines = [f"{'':<{width}}  " + "  ".join(f"{title:>12}" for title, _ in columns)]
     for name in MEASURES:

@@ -35,6 +35,11 @@ def test_repeated_4grams_count_only_repeats_within_a_sample():
     ("3 cloves garlic", "garlic"),
     ("2 cups fresh blueberries", "blueberry"),
     ("4 ripe tomatoes", "tomato"),
+    ("vegetable oil for frying", "oil"),
+    ("2 skinless, boneless chicken breast halves", "breast"),
+    ("1/2 cup butter at room temperature", "butter"),
+    ("1 cup fresh basil leaves, torn", "basil"),
+    ("1 cup chocolate chips²", "chip"),  # a footnote mark is not a letter
     ("1 cup", None),
     ("", None),
 ])

@@ -109,10 +109,10 @@ def test_evaluate_samples_measures_samples_beside_held_out_recipes(full_run):
     assert samples["count"] == 5 and samples["seed"] == 42 and samples["prompt"] == "recipe for"
     assert [row["temperature"] for row in samples["by_temperature"]] == [1.0, 0.0]
     held_out = [json.loads(line)["text"] for line in (full_run / "run" / "heldout.jsonl").read_text().splitlines()]
-    assert samples["held_out"]["samples"] == min(5, len(held_out))
-    assert samples["held_out"]["ended"] == 1.0, "the default limit is the longest held-out recipe"
-    assert samples["held_out"]["well_formed"] == 1.0, "real recipes parse without a problem"
-    for row in samples["by_temperature"] + [samples["held_out"]]:
+    assert samples["real"]["samples"] == min(5, len(held_out))
+    assert samples["real"]["ended"] == 1.0, "the default limit is the longest held-out recipe"
+    assert samples["real"]["well_formed"] == 1.0, "real recipes parse without a problem"
+    for row in samples["by_temperature"] + [samples["real"]]:
         assert {"mean_tokens", "ended", "distinct_1", "distinct_2", "repeated_4grams", "ingredients_used",
                 "foods_listed", "well_formed"} <= set(row)
         assert all(value is None or 0 <= value <= 1 for name, value in row.items()
@@ -122,7 +122,7 @@ def test_evaluate_samples_measures_samples_beside_held_out_recipes(full_run):
     table = invoke("evaluate", "--model", "run", "--samples", "3", "--max-tokens", "20", cwd=full_run)
     assert table.exit_code == 0, table.output
     assert "3 samples after 'recipe for', at most 20 tokens, seed 42:" in table.stdout
-    assert "ingredients used" in table.stdout and "held-out (" in table.stdout
+    assert "ingredients used" in table.stdout and "real (" in table.stdout
 
 
 def test_character_model_trains_on_a_play_and_writes_from_nothing(tmp_path):
@@ -154,4 +154,4 @@ def test_character_model_trains_on_a_play_and_writes_from_nothing(tmp_path):
     result = invoke("evaluate", "--model", "run", "--samples", "3", "--json", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     output = json.loads(result.stdout)
-    assert output["tokens"] > 0 and output["samples"]["held_out"]["ended"] == 1.0
+    assert output["tokens"] > 0 and output["samples"]["real"]["ended"] == 1.0

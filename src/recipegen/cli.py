@@ -217,7 +217,7 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
         raise click.BadParameter("must be a finite number", param_hint="--temperature")
     _start_tensorflow()
     from recipegen.data import load_corpus
-    from recipegen.evaluate import score_texts
+    from recipegen.evaluate import measure_run, score_texts
     from recipegen.pipeline import recipe_texts
     from recipegen.run import load_run, read_heldout
 
@@ -230,8 +230,8 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
     result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",
                               "recipes": len(texts)} | score.as_dict()
     if sample_count:
-        result["samples"] = _measure_samples(run, texts, sample_count, temperatures or run.config.sample.temperatures,
-                                             max_tokens, run.config.seed if seed is None else seed, batch_size)
+        result["samples"] = measure_run(run, texts, sample_count, temperatures or run.config.sample.temperatures,
+                                        max_tokens, run.config.seed if seed is None else seed, batch_size)
     if as_json:
         click.echo(json.dumps(_strict_json(result), indent=2))
         return
@@ -241,38 +241,13 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
         click.echo(_measures_table(result["samples"]))
 
 
-def _measure_samples(run: Any, texts: list[str], count: int, temperatures: tuple[float, ...], max_tokens: int | None,
-                     seed: int, batch_size: int) -> dict[str, Any]:
-    """Measures of ``count`` samples at each temperature, and of as many real recipes."""
-    from recipegen.evaluate import longest_recipe, measure_samples, reference_samples
-    from recipegen.generate import Generator
-    from recipegen.measures import text_measures
-
-    generator = Generator(run.model, run.vocabulary, run.tokenizer, run.template)
-    prompt = run.config.sample.prompt
-    try:
-        prompt_tokens = generator.encode_prompt(prompt)[0]
-    except ValueError as e:
-        raise BadInput(f"{run.path / 'config.toml'}: sample.prompt: {e}") from None
-    if max_tokens is None:
-        max_tokens = longest_recipe(texts, run.tokenizer)
-    foods = run.foods()
-    by_temperature = []
-    for temperature in temperatures:
-        measured, _ = measure_samples(generator, prompt, count, temperature, max_tokens, seed, batch_size, foods)
-        by_temperature.append({"temperature": temperature} | measured)
-    references = reference_samples(texts[:count], prompt_tokens, max_tokens, run.template, run.tokenizer)
-    return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed,
-            "by_temperature": by_temperature, "held_out": text_measures(references, foods)}
-
-
 def _measures_table(result: dict[str, Any]) -> str:
-    """One row per measure; a column per temperature, and the held-out recipes as the yardstick."""
+    """One row per measure; a column per temperature, and real recipes as the yardstick."""
     from recipegen.measures import LABELS, format_measure
 
     columns = [(f"T={row['temperature']:g}", row) for row in result["by_temperature"]]
-    columns.append((f"held-out ({result['held_out']['samples']})", result["held_out"]))
-    names = [name for name in LABELS if name in result["held_out"]]
+    columns.append((f"real ({result['real']['samples']})", result["real"]))
+    names = [name for name in LABELS if name in result["real"]]
     width = max(len(LABELS[name]) for name in names)
     widths = [max(8, len(title)) for title, _ in columns]
     lines = [f"{result['count']} samples after {result['prompt']!r}, at most {result['max_tokens']} tokens, "

@@ -4,8 +4,8 @@ Scores are sums over tokens, not means of per-batch means: a batch that is mostl
 counts exactly as much as its real tokens, so a padded batch scores the same as an unpadded one.
 
 ``measure_samples`` samples recipes and reads them with ``measures.text_measures``;
-``measure_references`` reads real held-out recipes the same way, cut to the same length after
-the same prompt, so each figure has a yardstick beside it.
+``reference_samples`` reads real recipes the same way, cut to the same length after the same
+prompt, so each figure has a yardstick beside it; ``measure_run`` does both for a run.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from recipegen.errors import RunError
 from recipegen.generate import Generator, Sample
 from recipegen.measures import SampleText, text_measures
+from recipegen.run import Run
 from recipegen.pipeline import encode, make_dataset, recipe_windows
 from recipegen.templates import parse_recipe
 from recipegen.text import END_TOKEN, WORDS, Tokenizer
@@ -121,3 +123,25 @@ def reference_samples(texts: Sequence[str], prompt_tokens: Sequence[str], max_to
 def longest_recipe(texts: Sequence[str], tokenizer: Tokenizer) -> int:
     """Tokens in the longest training-form text, end token included: a limit no real recipe reaches."""
     return max((len(tokenizer.tokens(text)) for text in texts), default=1)
+
+
+def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequence[float], max_tokens: int | None,
+                seed: int, batch_size: int = 32) -> dict:
+    """``count`` samples of a run at each temperature, measured, and as many of ``texts`` (real
+    recipes in training form) measured alike. ``max_tokens`` defaults to the longest of ``texts``."""
+    generator = Generator(run.model, run.vocabulary, run.tokenizer, run.template)
+    prompt = run.config.sample.prompt
+    try:
+        prompt_tokens = generator.encode_prompt(prompt)[0]
+    except ValueError as e:
+        raise RunError(f"{run.path}: sample.prompt: {e}") from None
+    if max_tokens is None:
+        max_tokens = longest_recipe(texts, run.tokenizer)
+    foods = run.foods()
+    by_temperature = []
+    for temperature in temperatures:
+        measured, _ = measure_samples(generator, prompt, count, temperature, max_tokens, seed, batch_size, foods)
+        by_temperature.append({"temperature": temperature} | measured)
+    real = reference_samples(texts[:count], prompt_tokens, max_tokens, run.template, run.tokenizer)
+    return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed,
+            "by_temperature": by_temperature, "real": text_measures(real, foods)}

@@ -16,9 +16,10 @@ functions over token lists, pooled over the samples (n-grams never cross two sam
 - ``foods_listed``: share of the foods the directions mention that the ingredient list holds.
   A "food" is a word that is the main word of some ingredient line of the training recipes.
 
-An ingredient's main word is a simple reading of a line: parentheses dropped, the part
-before the first comma, its last word that is not a unit or a word like "taste", in the
-singular ("2 large eggs, beaten" -> egg; "1 cup chopped onions" -> onion). Crude, but the same
+An ingredient's main word is a simple reading of a line: parentheses dropped, the first
+comma-separated part that names something, cut before "for", "to", "or" and the like, and its
+last word that is not a unit, size or preparation, in the singular ("2 large eggs, beaten" ->
+egg; "1 cup chopped onions" -> onion; "vegetable oil for frying" -> oil). Crude, but the same
 reading is applied to samples and to real recipes, so the figures compare.
 """
 
@@ -34,16 +35,19 @@ from recipegen.templates import ParsedRecipe
 
 _WORD = re.compile(r"[^\W\d_]+")
 _PARENTHESES = re.compile(r"\([^)]*\)")
-# Words that end an ingredient line without being the ingredient: units, "to taste", "or".
+_CONNECTIVE = re.compile(r"\b(?:for|at|to|or|such as|plus|if|as|about)\b")  # "oil for frying", "salt to taste"
+# Words that end an ingredient phrase without being the ingredient: units, sizes, preparations.
 _NOT_FOOD = frozenset("""
     c cup cups tablespoon tablespoons tbsp tbs tbl teaspoon teaspoons tsp t g gram grams kg kilogram
     kilograms mg ml milliliter milliliters millilitre millilitres l liter liters litre litres dl
     pound pounds lb lbs ounce ounces oz quart quarts qt pint pints pt gallon gallons
     can cans package packages pkg jar jars bottle bottles box boxes bag bags container containers
     stick sticks slice slices piece pieces pinch pinches dash dashes bunch bunches sprig sprigs
-    handful handfuls inch inches cm x large small medium whole
-    to taste needed divided optional serving garnish more plus or and of for as about each
-    a an the in into with without your any other
+    handful handfuls inch inches cm x large small medium whole extra
+    taste needed divided optional serving garnish more and of the a an in into with without your any other
+    chopped minced diced sliced grated shredded crushed melted softened beaten peeled packed drained rinsed
+    cubed halved quartered toasted cooked trimmed seeded cored pitted thawed frozen fresh dried ground
+    skinless boneless finely coarsely thinly roughly lightly firmly well halves halve half leaves leave whites white
 """.split())
 
 
@@ -89,15 +93,22 @@ def singular(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lowercase words of a text, in the singular, numbers and punctuation dropped."""
-    return [singular(w) for w in _WORD.findall(text.lower())]
+    """Lowercase words of a text, in the singular; digits, marks such as "¹" and punctuation dropped."""
+    letters = ("".join(c for c in w if c.isalpha()) for w in _WORD.findall(text.lower()))
+    return [singular(w) for w in letters if w]
 
 
 def main_word(ingredient: str) -> str | None:
-    """The word an ingredient line is about, or None when it has none ("1 cup")."""
-    head = _PARENTHESES.sub(" ", ingredient).split(",")[0]
-    candidates = [w for w in words(head) if w not in _NOT_FOOD and len(w) > 1]
-    return candidates[-1] if candidates else None
+    """The word an ingredient line is about, or None when it has none ("1 cup").
+
+    The first comma-separated part that names something, cut before "for", "to", "or" and the
+    like; its last word that is not a unit, size or preparation."""
+    for part in _PARENTHESES.sub(" ", ingredient.lower()).split(","):
+        phrase = _CONNECTIVE.split(part)[0]
+        candidates = [w for w in words(phrase) if w not in _NOT_FOOD and len(w) > 1]
+        if candidates:
+            return candidates[-1]
+    return None
 
 
 def food_lexicon(ingredient_lines: Iterable[str]) -> set[str]:
