@@ -206,7 +206,12 @@ def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log =
     say(f"vocabulary: {len(vocabulary)} {config.data.tokens} tokens; "
         f"{sum(len(ids) for ids in train_sequences):,} training tokens; {template} template, "
         f"{config.data.pipeline} pipeline, windows of {config.data.sequence_length}")
-    foods = food_lexicon(line for r in train_recipes for line in r.ingredients) if template == "full" else None
+    foods = None
+    if template == "full":
+        foods = food_lexicon(line for r in train_recipes for line in r.ingredients)
+        without = sum(not r.ingredients for r in train_recipes)
+        if without:
+            say(f"full template: {without} of {len(train_recipes)} training recipes have no ingredient list")
     return PreparedData(corpus.source, len(corpus.recipes), corpus.skipped, vocabulary, train_sequences,
                         heldout_windows, heldout_texts, foods)
 
