@@ -35,6 +35,9 @@ class DataConfig:
     pipeline: str = "pack"  # "pack": recipes end to end; "pad": one truncated window per recipe (book)
     template: str = "book"  # "book": Recipe for <title> | <directions>; "full": with ingredients; "plain": the text as is
     tokens: str = "word"  # "word" (book) or "char": one token per character
+    stream: bool = False  # read a .jsonl or .txt corpus a record at a time with tf.data, never whole in memory
+    vocab_sample: int = 0  # adapt the vocabulary on the first N training recipes; 0 = on all of them
+    shuffle_buffer: int = 10_000  # with stream = true: recipes shuffled together (a streaming shuffle is local)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class TrainConfig:
     min_learning_rate: float = 1e-5  # the rate is never cut below this
     early_stopping_patience: int = 6  # epochs without a better validation loss before stopping; 0 = never
     max_minutes: float = 0.0  # stop after the epoch during which this much training time has passed; 0 = no limit
+    steps_per_epoch: int = 0  # batches per epoch; 0 = one whole pass over the training recipes
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
 
 
@@ -135,6 +139,9 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("data.pipeline", config.data.pipeline in PIPELINES, f"must be one of {', '.join(PIPELINES)}"),
         ("data.template", config.data.template in TEMPLATES, f"must be one of {', '.join(TEMPLATES)}"),
         ("data.tokens", config.data.tokens in TOKEN_LEVELS, f"must be one of {', '.join(TOKEN_LEVELS)}"),
+        ("data.vocab_sample", config.data.vocab_sample >= 0, "must be >= 0 (0 adapts on every training recipe)"),
+        ("data.shuffle_buffer", config.data.shuffle_buffer >= 1, "must be at least 1"),
+        ("train.steps_per_epoch", config.train.steps_per_epoch >= 0, "must be >= 0 (0 means one whole pass)"),
         ("model.cell", config.model.cell in CELLS, f"must be one of {', '.join(CELLS)}"),
         ("model.layers", config.model.layers >= 1, "must be at least 1"),
         ("model.units", config.model.units >= 1, "must be at least 1"),

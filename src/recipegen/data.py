@@ -15,6 +15,7 @@ and counted, never silently dropped: ``Corpus.skipped`` says how many.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,17 @@ class Corpus:
 
 def load_corpus(path: str | Path) -> Corpus:
     """Read every usable recipe from ``path``; raise DataError naming the file if none are."""
+    path = check_corpus_path(path)
+    reasons: dict[str, int] = {}
+    recipes = list(iter_recipes(path, reasons))
+    skipped = sum(reasons.values())
+    if not recipes:
+        raise DataError(f"{path}: no usable recipe ({skipped} records skipped: {describe_skips(reasons)})")
+    return Corpus(recipes=recipes, skipped=skipped, source=str(path), skip_reasons=reasons)
+
+
+def check_corpus_path(path: str | Path) -> Path:
+    """The path of a corpus that exists, is a file and has a known format; else DataError."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
@@ -54,32 +66,30 @@ def load_corpus(path: str | Path) -> Corpus:
     suffix = path.suffix.lower()
     if suffix not in JSON_SUFFIXES + JSONL_SUFFIXES + TEXT_SUFFIXES:
         raise DataError(f"{path}: unknown corpus format {suffix or '(no extension)'!r}; use .json, .jsonl or .txt")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
-    if not text.strip():
+    if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
+    return path
 
-    if suffix in JSON_SUFFIXES:
-        records = _json_records(text, path)
-    elif suffix in JSONL_SUFFIXES:
-        records = _jsonl_records(text, path)
-    else:
-        records = _text_records(text)
 
-    recipes: list[Recipe] = []
-    reasons: dict[str, int] = {}
+def iter_recipes(path: Path, reasons: dict[str, int]) -> Iterator[Recipe]:
+    """The usable recipes of a corpus, in file order, counting each skipped record in ``reasons``.
+
+    JSON Lines and plain text are read lazily, a line or a block at a time, so a corpus larger
+    than memory can be streamed; a ``.json`` list has to be parsed whole.
+    """
+    suffix = path.suffix.lower()
+    records = _json_records(path) if suffix in JSON_SUFFIXES else (
+        _jsonl_records(path) if suffix in JSONL_SUFFIXES else _text_records(path))
+    empty = True
     for record in records:
+        empty = False
         recipe, reason = _recipe_from_record(record)
         if recipe is None:
             reasons[reason] = reasons.get(reason, 0) + 1
         else:
-            recipes.append(recipe)
-    skipped = sum(reasons.values())
-    if not recipes:
-        raise DataError(f"{path}: no usable recipe ({skipped} records skipped: {describe_skips(reasons)})")
-    return Corpus(recipes=recipes, skipped=skipped, source=str(path), skip_reasons=reasons)
+            yield recipe
+    if empty:
+        raise DataError(f"{path}: file is empty")
 
 
 def describe_skips(reasons: dict[str, int]) -> str:
@@ -101,7 +111,10 @@ def split_corpus(recipes: list[Recipe], validation_fraction: float, seed: int) -
     return [recipes[i] for i in train], [recipes[i] for i in held_out]
 
 
-def _json_records(text: str, path: Path) -> list[Any]:
+def _json_records(path: Path) -> list[Any]:
+    text = _read_text(path)
+    if not text.strip():
+        return []
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -111,29 +124,50 @@ def _json_records(text: str, path: Path) -> list[Any]:
     return data
 
 
-def _jsonl_records(text: str, path: Path) -> list[Any]:
-    records = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+def _jsonl_records(path: Path) -> Iterator[Any]:
+    for lineno, line in _lines(path):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            yield json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"{path}: invalid JSON on line {lineno}, column {e.colno}: {e.msg}") from None
-    return records
 
 
-def _text_records(text: str) -> list[dict[str, Any]]:
-    records = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
-        if not lines:
-            continue
-        title = lines[0]
-        if title.lower().startswith(RECIPE_PREFIX + " "):
-            title = title[len(RECIPE_PREFIX) + 1 :]
-        records.append({"title": title, "directions": lines[1:]})
-    return records
+def _text_records(path: Path) -> Iterator[dict[str, Any]]:
+    block: list[str] = []
+    for _, line in _lines(path):
+        if line.strip():
+            block.append(line.strip())
+        elif block:
+            yield _text_record(block)
+            block = []
+    if block:
+        yield _text_record(block)
+
+
+def _text_record(lines: list[str]) -> dict[str, Any]:
+    title = lines[0]
+    if title.lower().startswith(RECIPE_PREFIX + " "):
+        title = title[len(RECIPE_PREFIX) + 1 :]
+    return {"title": title, "directions": lines[1:]}
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines, read lazily; a byte that is not UTF-8 is a DataError naming its line."""
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}: not UTF-8 text (line {lineno}, byte {e.start} of the line)") from None
 
 
 def _recipe_from_record(record: Any) -> tuple[Recipe | None, str]:

@@ -38,15 +38,18 @@ def recipe_texts(recipes: Sequence[Recipe], template: str = "book", tokenizer: T
     return [recipe_text(r, template, tokenizer) for r in recipes]
 
 
-def adapt_vocabulary(texts: Sequence[str], vocab_size: int, tokenizer: Tokenizer = WORDS,
+def adapt_vocabulary(texts: Sequence[str] | tf.data.Dataset, vocab_size: int, tokenizer: Tokenizer = WORDS,
                      markers: Sequence[str] = (END_TOKEN,)) -> list[str]:
     """The ``vocab_size`` most frequent tokens of ``texts``, padding and [UNK] first.
 
-    ``markers`` (the end token, section markers) are always kept, however rare: without the
-    end token a small vocabulary could never end a recipe.
+    ``texts`` is a list, or a dataset of batches of texts that is read once, streaming: adapting
+    keeps token counts, never the texts. ``markers`` (the end token, section markers) are always
+    kept, however rare: without the end token a small vocabulary could never end a recipe.
     """
+    if not isinstance(texts, tf.data.Dataset):
+        texts = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024)
     vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=None, split=tokenizer.split)
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
+    vectorizer.adapt(texts)
     vocabulary = [str(token) for token in vectorizer.get_vocabulary()]
     missing = [symbol for symbol in map(tokenizer.symbol, markers) if symbol not in vocabulary]
     if missing:
@@ -122,12 +125,17 @@ def make_dataset(windows: np.ndarray, batch_size: int) -> tf.data.Dataset:
     """Batches of (inputs, targets, weights) in the windows' order: targets are inputs shifted
     by one, and padding weighs 0."""
     dataset = tf.data.Dataset.from_tensor_slices(windows)
+    return batch_windows(dataset, batch_size, windows.shape[1]).prefetch(tf.data.AUTOTUNE)
+
+
+def batch_windows(windows: tf.data.Dataset, batch_size: int, width: int) -> tf.data.Dataset:
+    """``make_dataset`` for a dataset of windows of up to ``width`` ids, right-padded with 0."""
 
     def shift(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         inputs, targets = batch[:, :-1], batch[:, 1:]
         return inputs, targets, tf.cast(targets != PAD_ID, tf.float32)
 
-    return dataset.batch(batch_size).map(shift, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return windows.padded_batch(batch_size, padded_shapes=[width]).map(shift, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def count_targets(windows: np.ndarray) -> int:

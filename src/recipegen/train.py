@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from recipegen.generate import Generator
 from recipegen.measures import describe_measures, food_lexicon, text_measures
 from recipegen.model import build_model, compile_model
 from recipegen.pipeline import adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts, recipe_windows
+from recipegen.stream import StreamedData, prepare_stream
 from recipegen.templates import template_markers
 from recipegen.text import tokenizer_for
 
@@ -188,6 +190,25 @@ class PreparedData:
     heldout_texts: list[str]
     foods: set[str] | None = None  # full template: food words of the training ingredient lists
 
+    @property
+    def train_recipes(self) -> int:
+        return len(self.train_sequences)
+
+    @property
+    def heldout_recipes(self) -> int:
+        return len(self.heldout_texts)
+
+    def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int]:
+        """One epoch's batches, in an order that depends on (seed, epoch) alone, and their real tokens."""
+        windows = epoch_windows(self.train_sequences, config.data.sequence_length, config.data.pipeline,
+                                seed=(config.seed, epoch))
+        if config.train.steps_per_epoch:
+            windows = windows[: config.train.steps_per_epoch * config.train.batch_size]
+        return make_dataset(windows, config.train.batch_size), count_targets(windows)
+
+    def heldout_dataset(self, config: Config) -> tf.data.Dataset:
+        return make_dataset(self.heldout_windows, config.train.batch_size)
+
 
 def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> PreparedData:
     """Corpus -> split -> vocabulary (adapted on training recipes, unless given) -> token ids."""
@@ -200,7 +221,8 @@ def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log =
     train_texts = recipe_texts(train_recipes, template, tokenizer)
     heldout_texts = recipe_texts(heldout_recipes, template, tokenizer)
     if vocabulary is None:
-        vocabulary = adapt_vocabulary(train_texts, config.data.vocab_size, tokenizer, template_markers(template))
+        sample = train_texts[: config.data.vocab_sample] if config.data.vocab_sample else train_texts
+        vocabulary = adapt_vocabulary(sample, config.data.vocab_size, tokenizer, template_markers(template))
     train_sequences = encode(train_texts, vocabulary, tokenizer)
     heldout_windows = recipe_windows(encode(heldout_texts, vocabulary, tokenizer), config.data.sequence_length)
     say(f"vocabulary: {len(vocabulary)} {config.data.tokens} tokens; "
@@ -247,13 +269,16 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     """Train a model as ``config`` says and write a complete run directory to ``run_dir``."""
     say = log or (lambda message: None)
     _seed_everything(config)
-    data = prepare_data(config, say=say)
+    data = prepare_stream(config, say=say) if config.data.stream else prepare_data(config, say=say)
 
     run_files.prepare_run_dir(run_dir, overwrite=overwrite)
     run_files.write_json(run_dir / run_files.VOCABULARY_FILE, data.vocabulary)
     run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
-    run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in data.heldout_texts))
-    save_tokens(data, run_dir, run_files.file_digest(Path(config.data.path)))
+    if config.data.stream:
+        data.save(run_dir)
+    else:
+        run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in data.heldout_texts))
+        save_tokens(data, run_dir, run_files.file_digest(Path(config.data.path)))
     if data.foods is not None:
         run_files.write_json(run_dir / run_files.FOODS_FILE, sorted(data.foods))
 
@@ -279,7 +304,8 @@ def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, lo
         run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     _seed_everything(config)
     vocabulary = json.loads((run_dir / run_files.VOCABULARY_FILE).read_text(encoding="utf-8"))
-    data = load_tokens(run_dir, config, vocabulary, say)
+    data = _resume_stream(run_dir, config, vocabulary, say) if config.data.stream else load_tokens(
+        run_dir, config, vocabulary, say)
     if data is None:
         data = prepare_data(config, vocabulary=vocabulary, say=say)
         if data.heldout_texts != run_files.read_heldout(run_dir):
@@ -297,9 +323,19 @@ def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, lo
     return _fit(config, run_dir, model, data, state, samples=samples, measures=measures, verbose=verbose, log=log)
 
 
-def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, state: dict[str, Any],
+def _resume_stream(run_dir: Path, config: Config, vocabulary: list[str], say: Log) -> StreamedData:
+    """A streamed corpus is read again: it must be the one the run started with."""
+    meta = json.loads((run_dir / run_files.TOKENS_META_FILE).read_text(encoding="utf-8"))
+    if run_files.file_digest(Path(config.data.path)) != meta["corpus_sha256"]:
+        raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started; start a new run instead")
+    data = prepare_stream(config, vocabulary=vocabulary, say=say)
+    data.heldout_file = run_dir / run_files.HELDOUT_FILE
+    return data
+
+
+def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData | StreamedData, state: dict[str, Any],
          samples: list, verbose: bool, log: Log | None, measures: list | None = None) -> TrainResult:
-    heldout = make_dataset(data.heldout_windows, config.train.batch_size)
+    heldout = data.heldout_dataset(config)
     recorder = EpochRecorder(run_dir, heldout, Scorer(model), state, config.train)
     generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template)
     sampler = TextGenerator(
@@ -317,11 +353,12 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, 
         for epoch in range(state["epochs_done"], config.train.epochs):
             if state.get("stopped_early_after"):
                 break
-            windows = epoch_windows(data.train_sequences, config.data.sequence_length, config.data.pipeline,
-                                    seed=(config.seed, epoch))
-            train_tokens = count_targets(windows)
-            model.fit(make_dataset(windows, config.train.batch_size), initial_epoch=epoch, epochs=epoch + 1,
-                      callbacks=callbacks, verbose="auto" if verbose else 0, shuffle=False)
+            dataset, train_tokens = data.epoch_dataset(config, epoch)
+            with warnings.catch_warnings():
+                # A streamed epoch has no length known ahead; its end is expected, not a shortage.
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1,
+                          callbacks=callbacks, verbose="auto" if verbose else 0, shuffle=False)
             if recorder.diverged:
                 break
     except KeyboardInterrupt:
@@ -355,8 +392,8 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, 
         "corpus": data.source,
         "recipes": data.recipes,
         "skipped_records": data.skipped,
-        "train_recipes": len(data.train_sequences),
-        "heldout_recipes": len(data.heldout_texts),
+        "train_recipes": data.train_recipes,
+        "heldout_recipes": data.heldout_recipes,
         "train_tokens_per_epoch": train_tokens,
         "stopped_early_after": state.get("stopped_early_after"),
         "vocab_size": len(data.vocabulary),

@@ -1,0 +1,206 @@
+"""Training on corpora larger than memory: the corpus is streamed through tf.data, never loaded.
+
+With ``data.stream = true`` a JSON Lines or plain-text corpus is read a record at a time, every
+time it is needed, and memory stays flat however large the file is:
+
+1. One pass counts and checks every record (a malformed line fails before anything is
+   written), decides each record's side of the split from its position alone, and feeds the
+   training recipes (all, or the first ``data.vocab_sample``) to ``TextVectorization.adapt``,
+   which keeps token counts, not text.
+2. The held-out recipes are streamed into the run's ``heldout.jsonl``, and scoring reads them
+   back from there.
+3. Each epoch streams the training recipes again: shuffled within a buffer of
+   ``data.shuffle_buffer`` recipes (a streaming shuffle is local, unlike the in-memory one),
+   vectorized in the pipeline, laid end to end and cut into windows (``pack``) or truncated
+   (``pad``), as in pipeline.py.
+
+The split is by a hash of the record's position and the seed, so it is the same on every pass
+and for every seed-fixed run, and costs no memory. Held-out shares are exact only on average.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tensorflow as tf
+
+from recipegen import run as run_files
+from recipegen.config import Config
+from recipegen.data import JSON_SUFFIXES, check_corpus_path, describe_skips, iter_recipes
+from recipegen.errors import DataError
+from recipegen.measures import main_word
+from recipegen.pipeline import PAD_ID, adapt_vocabulary, batch_windows, make_vectorizer
+from recipegen.templates import recipe_text, template_markers
+from recipegen.text import tokenizer_for
+
+TEXTS_PER_BATCH = 256  # texts vectorized together in the pipeline
+WINDOW_SHUFFLE = 1024  # windows shuffled again after packing, so one batch mixes recipes
+
+
+def held_out(position: int, seed: int, fraction: float) -> bool:
+    """Whether the record at ``position`` is held out: a hash, so no pass needs the whole corpus."""
+    return zlib.crc32(f"{seed}:{position}".encode()) < fraction * 2**32
+
+
+@dataclass
+class StreamedData:
+    """A corpus read on demand; the same interface as ``train.PreparedData`` for ``train._fit``."""
+
+    config: Config
+    path: Path
+    vocabulary: list[str]
+    recipes: int = 0
+    skipped: int = 0
+    train_recipes: int = 0
+    heldout_recipes: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    foods: set[str] | None = None
+    heldout_file: Path | None = None  # where the held-out texts were streamed to
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    def texts(self, heldout: bool) -> Iterator[str]:
+        """Training texts of one side of the split, in file order, read lazily."""
+        config, tokenizer = self.config, tokenizer_for(self.config.data.tokens)
+        for position, recipe in enumerate(iter_recipes(self.path, {})):
+            if held_out(position, config.seed, config.data.validation_fraction) == heldout:
+                yield recipe_text(recipe, config.data.template, tokenizer)
+
+    def save(self, run_dir: Path) -> None:
+        """Stream the held-out texts into the run, and note the corpus they came from."""
+        self.heldout_file = run_dir / run_files.HELDOUT_FILE
+        with run_files.replacing(self.heldout_file) as tmp, tmp.open("w", encoding="utf-8") as f:
+            for text in self.texts(heldout=True):
+                f.write(json.dumps({"text": text}) + "\n")
+        meta = {"corpus_sha256": run_files.file_digest(self.path), "source": self.source, "recipes": self.recipes,
+                "skipped": self.skipped, "streamed": True}
+        run_files.write_json(run_dir / run_files.TOKENS_META_FILE, meta)
+
+    def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int | None]:
+        """One epoch's batches of (inputs, targets, weights); the token count is not known ahead.
+
+        ``config`` is the run's, possibly with more epochs than at the start (--resume --epochs)."""
+        texts = _text_dataset(lambda: self.texts(heldout=False))
+        steps = config.train.steps_per_epoch
+        # Whole passes reshuffle by (seed, epoch); fixed-size epochs walk one endless seeded
+        # stream, epoch after epoch, so no part of the corpus is starved.
+        seed = config.seed if steps else (config.seed * 1_000_003 + epoch) % 2**31
+        texts = texts.shuffle(config.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if steps:
+            texts = texts.repeat()
+        ids = self._ids(texts)
+        length = config.data.sequence_length
+        windows = _packed(ids, length) if config.data.pipeline == "pack" else ids.map(lambda r: r[: length + 1])
+        windows = windows.filter(lambda w: tf.size(w) >= 2).shuffle(WINDOW_SHUFFLE, seed=seed)
+        batches = batch_windows(windows, config.train.batch_size, length + 1)
+        if steps:
+            batches = batches.skip(epoch * steps).take(steps)
+        return batches.prefetch(tf.data.AUTOTUNE), None
+
+    def heldout_dataset(self, config: Config) -> tf.data.Dataset:
+        """Each held-out recipe cut on its own into windows, as ``pipeline.recipe_windows`` does."""
+        if self.heldout_file is None:
+            raise RuntimeError("save() the held-out recipes into a run directory first")
+        file = self.heldout_file
+        texts = _text_dataset(lambda: (json.loads(line)["text"] for line in file.open(encoding="utf-8") if line.strip()))
+        length = config.data.sequence_length
+        windows = self._ids(texts).map(lambda ids: _recipe_windows(ids, length)).unbatch()
+        return batch_windows(windows, config.train.batch_size, length + 1).prefetch(tf.data.AUTOTUNE)
+
+    def _ids(self, texts: tf.data.Dataset) -> tf.data.Dataset:
+        vectorizer = make_vectorizer(self.vocabulary, tokenizer_for(self.config.data.tokens))
+        return (texts.batch(TEXTS_PER_BATCH).map(vectorizer, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+                .map(lambda row: tf.cast(row, tf.int32)))  # a dense row, not a rank-0 ragged one
+
+
+def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lambda message: None) -> StreamedData:
+    """Count and check the corpus, and adapt the vocabulary, in one streaming pass."""
+    path = check_corpus_path(config.data.path)
+    if path.suffix.lower() in JSON_SUFFIXES:
+        raise DataError(f"{path}: a .json list cannot be streamed; use JSON Lines (.jsonl: one recipe per line) "
+                        "or set data.stream = false")
+    data = StreamedData(config, path, vocabulary or [])
+    tokenizer = tokenizer_for(config.data.tokens)
+    foods: set[str] = set()
+
+    def counted_texts() -> Iterator[str]:
+        """Every record passes here once: counted, split, and the first training texts adapted on."""
+        sample = config.data.vocab_sample
+        for position, recipe in enumerate(iter_recipes(path, data.skip_reasons)):
+            data.recipes += 1
+            if held_out(position, config.seed, config.data.validation_fraction):
+                data.heldout_recipes += 1
+                continue
+            data.train_recipes += 1
+            if config.data.template == "full":
+                foods.update(w for line in recipe.ingredients if (w := main_word(line)))
+            if not sample or data.train_recipes <= sample:
+                yield recipe_text(recipe, config.data.template, tokenizer)
+
+    if vocabulary is None:
+        failures: list[DataError] = []
+
+        def checked_texts() -> Iterator[str]:
+            try:
+                yield from counted_texts()
+            except DataError as e:  # tf.data would turn it into an UnknownError with a traceback inside
+                failures.append(e)
+                raise
+
+        try:
+            data.vocabulary = adapt_vocabulary(_text_dataset(checked_texts).batch(1024), config.data.vocab_size,
+                                               tokenizer, template_markers(config.data.template))
+        except tf.errors.OpError:
+            if failures:
+                raise failures[0] from None
+            raise
+    else:
+        for _ in counted_texts():
+            pass
+    data.skipped = sum(data.skip_reasons.values())
+    if not data.recipes:
+        raise DataError(f"{path}: no usable recipe ({data.skipped} records skipped: {describe_skips(data.skip_reasons)})")
+    if not data.train_recipes or not data.heldout_recipes:
+        raise DataError(f"{path}: {data.train_recipes} training and {data.heldout_recipes} held-out recipes; "
+                        "both need at least one (change data.validation_fraction)")
+    data.foods = foods if config.data.template == "full" else None
+    skipped = f" ({data.skipped} records skipped: {describe_skips(data.skip_reasons)})" if data.skipped else ""
+    say(f"{path}: streamed {data.recipes} recipes{skipped}; {data.train_recipes} for training, "
+        f"{data.heldout_recipes} held out")
+    say(f"vocabulary: {len(data.vocabulary)} {config.data.tokens} tokens"
+        f"{f' from the first {config.data.vocab_sample} training recipes' if config.data.vocab_sample else ''}; "
+        f"{config.data.template} template, {config.data.pipeline} pipeline, windows of {config.data.sequence_length}")
+    return data
+
+
+def _text_dataset(texts) -> tf.data.Dataset:
+    return tf.data.Dataset.from_generator(texts, output_signature=tf.TensorSpec((), tf.string))
+
+
+def _packed(ids: tf.data.Dataset, length: int) -> tf.data.Dataset:
+    """Recipes end to end, cut into windows of ``length + 1`` that overlap by one token.
+
+    The stream is cut into chunks of ``length``; each window is a chunk plus the first token of
+    the next one, carried by ``scan``. An empty chunk at the end lets the last chunk out.
+    """
+    chunks = ids.unbatch().batch(length)
+    chunks = chunks.concatenate(tf.data.Dataset.from_tensors(tf.zeros([0], tf.int32)))
+
+    def window(previous: tf.Tensor, chunk: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return chunk, tf.concat([previous, chunk[:1]], axis=0)
+
+    return chunks.scan(tf.zeros([0], tf.int32), window)
+
+
+def _recipe_windows(ids: tf.Tensor, length: int) -> tf.Tensor:
+    """(windows, length + 1) of one recipe, right-padded with 0: ``pipeline.recipe_windows`` in graph."""
+    n = tf.size(ids)
+    starts = tf.range(0, tf.maximum(n - 1, 0), length)
+    positions = starts[:, None] + tf.range(length + 1)[None, :]
+    return tf.where(positions < n, tf.gather(ids, tf.minimum(positions, n - 1)), PAD_ID)

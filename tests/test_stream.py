@@ -1,0 +1,108 @@
+"""Streaming corpora (data.stream = true): the tf.data pipeline cuts windows exactly as the
+in-memory pipeline does, the split needs no memory, and a streamed run is a normal run."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recipegen.config import load_config
+from recipegen.errors import DataError, RunError
+from recipegen.pipeline import pack_windows, recipe_windows
+from recipegen.run import load_run
+from recipegen.stream import _packed, _recipe_windows, held_out, prepare_stream
+from recipegen.train import resume, train
+
+from conftest import RECIPES, TINY_OVERRIDES
+
+
+def sequences(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(2, 50, n).astype(np.int32) for n in lengths]
+
+
+@pytest.mark.parametrize("lengths, length", [([3, 7, 1, 12], 4), ([5], 4), ([4, 4], 4), ([1, 1, 1], 3), ([30, 2], 16)])
+def test_streamed_packing_cuts_the_same_windows_as_the_in_memory_one(lengths, length):
+    seqs = sequences(lengths)
+    ids = tf.data.Dataset.from_generator(lambda: iter(seqs), output_signature=tf.TensorSpec([None], tf.int32))
+    streamed = [w.numpy() for w in _packed(ids, length).filter(lambda w: tf.size(w) >= 2)]
+    expected = pack_windows(seqs, length)
+    assert len(streamed) == len(expected)
+    for window, row in zip(streamed, expected):
+        np.testing.assert_array_equal(window, row[: len(window)])
+        assert not row[len(window):].any(), "the in-memory window is the same, padded"
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 6, 13])
+def test_streamed_held_out_windows_match_recipe_windows(n):
+    (ids,) = sequences([n], seed=n)
+    np.testing.assert_array_equal(_recipe_windows(tf.constant(ids), 5).numpy().reshape(-1, 6),
+                                  recipe_windows([ids], 5).reshape(-1, 6))
+
+
+def test_the_split_is_a_function_of_position_and_seed():
+    picks = [held_out(i, 42, 0.2) for i in range(20_000)]
+    assert picks == [held_out(i, 42, 0.2) for i in range(20_000)]
+    assert 0.18 < np.mean(picks) < 0.22
+    assert picks != [held_out(i, 7, 0.2) for i in range(20_000)]
+
+
+@pytest.fixture
+def jsonl(tmp_path):
+    path = tmp_path / "recipes.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECIPES * 3) + '{"title": ""}\n')
+    return path
+
+
+def stream_config(path, **overrides):
+    return load_config(None, {**TINY_OVERRIDES, "data.path": str(path), "data.stream": True,
+                              "data.validation_fraction": 0.25, **overrides})
+
+
+def test_prepare_stream_counts_splits_and_adapts_in_one_pass(jsonl):
+    data = prepare_stream(stream_config(jsonl, **{"data.template": "full"}))
+    assert data.recipes == 30 and data.skipped == 1 and data.train_recipes + data.heldout_recipes == 30
+    assert data.heldout_recipes == sum(held_out(i, 42, 0.25) for i in range(31) if i != 30)
+    assert {"<end>", "<ingredients>", "<item>"} <= set(data.vocabulary) and "toast" in data.vocabulary
+    assert {"bread", "butter", "egg"} <= data.foods
+    sampled = prepare_stream(stream_config(jsonl, **{"data.vocab_sample": 1}))
+    assert len(sampled.vocabulary) < len(data.vocabulary)
+
+
+def test_unstreamable_or_broken_corpora_fail_before_anything_is_written(tmp_path, jsonl):
+    as_json = tmp_path / "recipes.json"
+    as_json.write_text(json.dumps(RECIPES))
+    with pytest.raises(DataError, match="cannot be streamed; use JSON Lines"):
+        train(stream_config(as_json), tmp_path / "run1", verbose=False)
+    with jsonl.open("a") as f:
+        f.write("{not json\n")
+    with pytest.raises(DataError, match=r"recipes.jsonl: invalid JSON on line 32"):
+        train(stream_config(jsonl), tmp_path / "run2", verbose=False)
+    assert not (tmp_path / "run1").exists() and not (tmp_path / "run2").exists()
+
+
+def test_a_streamed_run_is_a_normal_run_and_resumes(jsonl, tmp_path):
+    from recipegen.generate import Generator
+
+    config = stream_config(jsonl, **{"train.epochs": 1, "train.steps_per_epoch": 3})
+    result = train(config, tmp_path / "run", verbose=False)
+    assert result.metrics["train_recipes"] + result.metrics["heldout_recipes"] == 30
+    assert result.metrics["val_tokens"] > 0
+    held = (tmp_path / "run" / "heldout.jsonl").read_text().splitlines()
+    assert len(held) == result.metrics["heldout_recipes"]
+    run = load_run(tmp_path / "run")
+    assert Generator(run.model, run.vocabulary).generate("recipe for", max_tokens=5, seed=1).samples
+
+    resumed = resume(tmp_path / "run", epochs=2, verbose=False)
+    assert resumed.metrics["epochs"] == 2
+    jsonl.write_text(jsonl.read_text().replace("Toast", "Crumpets"))
+    with pytest.raises(RunError, match="the corpus changed"):
+        resume(tmp_path / "run", epochs=3, verbose=False)
+
+
+def test_steps_per_epoch_caps_an_in_memory_epoch(corpus_path, tmp_path):
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": str(corpus_path), "train.steps_per_epoch": 1,
+                                "train.epochs": 1})
+    result = train(config, tmp_path / "run", verbose=False)
+    assert 0 < result.metrics["train_tokens_per_epoch"] <= TINY_OVERRIDES["train.batch_size"] * TINY_OVERRIDES["data.sequence_length"]
