@@ -81,14 +81,17 @@ def cli(debug: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing run directory.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path),
               help="Continue an interrupted run from its last completed epoch (with --epochs, train it longer).")
+@click.option("--tensorboard", is_flag=True,
+              help="Also write TensorBoard logs to RUN_DIR/tensorboard/ (sets train.tensorboard; with --resume, "
+                   "from now on); view them with: tensorboard --logdir runs/")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or samples; print only the run directory.")
 def train(config_path: Path | None, data: str | None, out: Path | None, epochs: int | None, seed: int | None,
-          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, quiet: bool) -> None:
+          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, tensorboard: bool, quiet: bool) -> None:
     """Train a model and write a run directory.
 
     \b
         recipegen train --config configs/quick.toml --out runs/quick
-        recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru
+        recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru --tensorboard
         recipegen train --resume runs/quick
     """
     from recipegen.config import load_config, parse_override
@@ -103,6 +106,8 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed)):
         if value is not None:
             values[key] = value
+    if tensorboard:
+        values["train.tensorboard"] = True
     if config_path is None and DEFAULT_CONFIG.is_file() and resume_dir is None:
         config_path = DEFAULT_CONFIG
     config = load_config(config_path, values) if resume_dir is None else None
@@ -114,7 +119,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     _stop_on_sigterm()
     log = None if quiet else (lambda message: click.echo(message, err=True))
     if resume_dir is not None:
-        result = resume(resume_dir, epochs=epochs, verbose=not quiet, log=log)
+        result = resume(resume_dir, epochs=epochs, tensorboard=tensorboard, verbose=not quiet, log=log)
     else:
         result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log)
     if quiet:

@@ -58,6 +58,7 @@ class TrainConfig:
     early_stopping_patience: int = 6  # epochs without a better validation loss before stopping; 0 = never
     max_minutes: float = 0.0  # stop after the epoch during which this much training time has passed; 0 = no limit
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
+    tensorboard: bool = False  # also write TensorBoard logs to RUN_DIR/tensorboard/ (book: true, its notebook did)
 
 
 @dataclass(frozen=True)
