@@ -176,11 +176,11 @@ def read_state(run_dir: Path) -> dict[str, Any]:
     return state
 
 
-def latest_run(base: Path = RUNS_DIR) -> Path:
+def latest_run(base: Path = RUNS_DIR, hint: str = "--model RUN_DIR") -> Path:
     """The run directory under ``base`` whose model was saved most recently."""
     candidates = [p for p in base.glob(f"*/{MODEL_FILE}")] if base.is_dir() else []
     if not candidates:
-        raise RunError(f"no trained run under {base}/ (train one with `recipegen train`, or pass --model RUN_DIR)")
+        raise RunError(f"no trained run under {base}/ (train one with `recipegen train`, or pass {hint})")
     return max(candidates, key=lambda p: p.stat().st_mtime).parent
 
 
