@@ -20,6 +20,7 @@ def test_book_toml_keeps_the_books_values():
     assert (config.data.pipeline, config.model.dropout, config.train.learning_rate) == ("pad", 0.0, 0.001)
     assert config.data.validation_fraction == 0.2 and config.sample.temperatures == (1.0,)
     assert (config.data.template, config.data.tokens, config.sample.count, config.sample.max_tokens) == ("book", "word", 1, 100)
+    assert config.train.tensorboard, "the book's notebook logs to TensorBoard"
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)

@@ -20,6 +20,7 @@ import click
 from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
 
 DEFAULT_CONFIG = Path("configs/default.toml")
+RUN_DIR = click.Path(file_okay=False, path_type=Path)  # shells complete it with directories only
 
 
 class BadInput(click.ClickException):
@@ -66,6 +67,7 @@ def cli(debug: bool) -> None:
         recipegen train --config configs/quick.toml
         recipegen generate --temperature 0.5
         recipegen evaluate
+        recipegen info
     """
 
 
@@ -73,22 +75,25 @@ def cli(debug: bool) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help=f"TOML config (default: {DEFAULT_CONFIG} if present, else the built-in book values).")
 @click.option("--data", type=str, help="Corpus to train on (.json, .jsonl or .txt); overrides data.path.")
-@click.option("--out", type=click.Path(path_type=Path), help="Run directory to write (default: runs/<timestamp>).")
+@click.option("--out", type=RUN_DIR, help="Run directory to write (default: runs/<timestamp>).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Overrides train.epochs.")
 @click.option("--seed", type=int, help="Overrides seed (split, shuffling, initial weights, samples).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set model.cell=gru --set model.units=64. Repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing run directory.")
-@click.option("--resume", "resume_dir", type=click.Path(path_type=Path),
+@click.option("--resume", "resume_dir", type=RUN_DIR,
               help="Continue an interrupted run from its last completed epoch (with --epochs, train it longer).")
+@click.option("--tensorboard", is_flag=True,
+              help="Also write TensorBoard logs to RUN_DIR/tensorboard/ (sets train.tensorboard; with --resume, "
+                   "from now on); view them with: tensorboard --logdir runs/")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or samples; print only the run directory.")
 def train(config_path: Path | None, data: str | None, out: Path | None, epochs: int | None, seed: int | None,
-          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, quiet: bool) -> None:
+          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, tensorboard: bool, quiet: bool) -> None:
     """Train a model and write a run directory.
 
     \b
         recipegen train --config configs/quick.toml --out runs/quick
-        recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru
+        recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru --tensorboard
         recipegen train --resume runs/quick
     """
     from recipegen.config import load_config, parse_override
@@ -103,6 +108,8 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed)):
         if value is not None:
             values[key] = value
+    if tensorboard:
+        values["train.tensorboard"] = True
     if config_path is None and DEFAULT_CONFIG.is_file() and resume_dir is None:
         config_path = DEFAULT_CONFIG
     config = load_config(config_path, values) if resume_dir is None else None
@@ -114,7 +121,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     _stop_on_sigterm()
     log = None if quiet else (lambda message: click.echo(message, err=True))
     if resume_dir is not None:
-        result = resume(resume_dir, epochs=epochs, verbose=not quiet, log=log)
+        result = resume(resume_dir, epochs=epochs, tensorboard=tensorboard, verbose=not quiet, log=log)
     else:
         result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log)
     if quiet:
@@ -126,7 +133,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 
 
 @cli.command()
-@click.option("--model", "run_path", type=click.Path(path_type=Path),
+@click.option("--model", "run_path", type=RUN_DIR,
               help="Run directory (default: the most recently saved run under ./runs).")
 @click.option("--prompt", help="How each recipe starts (default: the run's sample.prompt, usually \"recipe for\"); "
                                "\"\" starts a recipe from nothing.")
@@ -188,7 +195,7 @@ def generate(run_path: Path | None, prompt: str | None, temperature: float, top_
 
 
 @cli.command()
-@click.option("--model", "run_path", type=click.Path(path_type=Path),
+@click.option("--model", "run_path", type=RUN_DIR,
               help="Run directory (default: the most recently saved run under ./runs).")
 @click.option("--data", type=click.Path(path_type=Path),
               help="Score this corpus instead of the run's own held-out recipes.")
@@ -239,6 +246,23 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
                f"perplexity {score.perplexity:.2f}, accuracy {score.accuracy:.1%}")
     if sample_count:
         click.echo(_measures_table(result["samples"]))
+
+
+@cli.command()
+@click.argument("run_path", metavar="[RUN_DIR]", required=False, type=RUN_DIR)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def info(run_path: Path | None, as_json: bool) -> None:
+    """Describe a run: architecture, parameters, vocabulary, corpus, training, and whether it
+    finished or can be resumed. Read from the run's files; what a run has not written is unknown.
+
+    \b
+        recipegen info
+        recipegen info runs/quick --json
+    """
+    from recipegen.info import describe_run, format_info
+
+    description = describe_run(run_path, import_tensorflow=_start_tensorflow)
+    click.echo(json.dumps(_strict_json(description), indent=2) if as_json else format_info(description))
 
 
 def _measures_table(result: dict[str, Any]) -> str:

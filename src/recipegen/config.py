@@ -62,6 +62,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop after the epoch during which this much training time has passed; 0 = no limit
     steps_per_epoch: int = 0  # batches per epoch; 0 = one whole pass over the training recipes
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
+    tensorboard: bool = False  # also write TensorBoard logs to RUN_DIR/tensorboard/ (book: true, its notebook did)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ leaves a half-written file that looks whole.
         checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
         state.json        what --resume needs besides the weights: epochs done, history, best
         tokens.npz, tokens.json  the tokenized corpus and its fingerprint, so --resume skips tokenizing
+        tensorboard/      with train.tensorboard: TensorBoard logs (tensorboard_logs.py)
 
 Every file is written to a temporary name in the same directory and renamed into place. A new
 checkpoint is complete before state.json names it, and the old one is removed only after, so a
@@ -27,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -53,6 +55,7 @@ METRICS_FILE = "metrics.json"
 STATE_FILE = "state.json"
 TOKENS_FILE = "tokens.npz"
 TOKENS_META_FILE = "tokens.json"
+TENSORBOARD_DIR = "tensorboard"
 CHECKPOINT_GLOB = "checkpoint-*.keras"
 REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
 
@@ -151,6 +154,7 @@ def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
             (path / name).unlink(missing_ok=True)
         for checkpoint in path.glob(CHECKPOINT_GLOB):
             checkpoint.unlink()
+        shutil.rmtree(path / TENSORBOARD_DIR, ignore_errors=True)  # the old run's curves would mix with the new
     path.mkdir(parents=True, exist_ok=True)
 
 
@@ -172,11 +176,11 @@ def read_state(run_dir: Path) -> dict[str, Any]:
     return state
 
 
-def latest_run(base: Path = RUNS_DIR) -> Path:
+def latest_run(base: Path = RUNS_DIR, hint: str = "--model RUN_DIR") -> Path:
     """The run directory under ``base`` whose model was saved most recently."""
     candidates = [p for p in base.glob(f"*/{MODEL_FILE}")] if base.is_dir() else []
     if not candidates:
-        raise RunError(f"no trained run under {base}/ (train one with `recipegen train`, or pass --model RUN_DIR)")
+        raise RunError(f"no trained run under {base}/ (train one with `recipegen train`, or pass {hint})")
     return max(candidates, key=lambda p: p.stat().st_mtime).parent
 
 

@@ -39,6 +39,7 @@ from recipegen.measures import describe_measures, food_lexicon, text_measures
 from recipegen.model import build_model, compile_model
 from recipegen.pipeline import adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts, recipe_windows
 from recipegen.stream import StreamedData, prepare_stream
+from recipegen.tensorboard_logs import TensorBoardLogger
 from recipegen.templates import template_markers
 from recipegen.text import tokenizer_for
 
@@ -289,18 +290,21 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     return _fit(config, run_dir, model, data, state, samples=[], verbose=verbose, log=log)
 
 
-def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, log: Log | None = None) -> TrainResult:
+def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = False, verbose: bool = True,
+           log: Log | None = None) -> TrainResult:
     """Continue a run from its last completed epoch, with its optimizer state and data order.
 
     A run that stopped early continues only when ``epochs`` asks for more than it has done.
+    ``tensorboard`` turns TensorBoard logs on from now on; the epochs already done are logged first.
     """
     say = log or (lambda message: None)
     state = run_files.read_state(run_dir)
     if epochs and epochs > state["epochs_done"]:
         state.pop("stopped_early_after", None)
         state.pop("stopped_by_time_limit", None)
-    config = load_config(run_dir / run_files.CONFIG_FILE, {"train.epochs": epochs} if epochs else None)
-    if epochs:
+    overrides = ({"train.epochs": epochs} if epochs else {}) | ({"train.tensorboard": True} if tensorboard else {})
+    config = load_config(run_dir / run_files.CONFIG_FILE, overrides)
+    if overrides:
         run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     _seed_everything(config)
     vocabulary = json.loads((run_dir / run_files.VOCABULARY_FILE).read_text(encoding="utf-8"))
@@ -343,8 +347,15 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData |
         count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log, samples=samples, measures=measures,
     )
     # Order matters: the recorder adds validation figures to the logs before the progress bar
-    # prints them, and samples print after the bar's line for the epoch.
+    # prints them, and samples print after the bar's line for the epoch; TensorBoard logs what
+    # both recorded, after the epoch's checkpoint.
     callbacks = [recorder, keras.callbacks.ProgbarLogger(), sampler] if verbose else [recorder, sampler]
+    board = None
+    if config.train.tensorboard:
+        board = TensorBoardLogger(run_dir / run_files.TENSORBOARD_DIR, state["history"], sampler.samples,
+                                  sampler.measures)
+        board.write()  # epochs done before a --resume that turned the logs on, or whose logs a crash cut short
+        callbacks.append(board)
 
     started = time.perf_counter()
     train_tokens = 0
@@ -365,6 +376,8 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData |
         raise TrainingInterrupted(run_dir, state["epochs_done"]) from None
     finally:
         state["train_seconds"] = state.get("train_seconds", 0.0) + time.perf_counter() - started
+        if board is not None:
+            board.close()
 
     if state.get("stopped_early_after") and log:
         reason = (f"train.max_minutes = {config.train.max_minutes:g} reached" if state.get("stopped_by_time_limit")
