@@ -241,6 +241,25 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
         click.echo(_measures_table(result["samples"]))
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it holds an earlier export.")
+def export(run_dir: Path, out: Path, overwrite: bool) -> None:
+    """Write a run as a TensorFlow SavedModel that turns a prompt into a recipe by itself:
+    tokenizer, sampling and decoding inside, loadable without recipegen (see README, "Export").
+
+    \b
+        recipegen export runs/quick exported/quick
+        recipegen export runs/quick exported/quick --overwrite
+    """
+    _start_tensorflow()
+    from recipegen.export import ENDPOINT, export_run
+
+    path = export_run(run_dir, out, overwrite=overwrite)
+    click.echo(f"Saved {path}: tf.saved_model.load({str(path)!r}).{ENDPOINT}(prompt=...) writes a recipe")
+
+
 def _measures_table(result: dict[str, Any]) -> str:
     """One row per measure; a column per temperature, and real recipes as the yardstick."""
     from recipegen.measures import LABELS, format_measure
