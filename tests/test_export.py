@@ -7,6 +7,7 @@ import subprocess
 import sys
 import unicodedata
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
@@ -85,6 +86,12 @@ def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(
     assert first == second and first["seed"] == 7, "the same seed writes the same recipe"
     seeded = generator.generate(prompt, max_tokens=12, temperature=1.0, seed=7).samples[0]
     assert first["tokens"] == seeded.tokens, "the exported sampler draws what the Generator draws"
+
+
+def test_every_weight_is_stored_once(exported, tiny_run):
+    stored = sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(str(exported / "variables" / "variables"))
+                 if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    assert stored == load_run(tiny_run).model.count_params()
 
 
 @pytest.mark.parametrize("prompt", ["recipe for", "Recipe for zucchini toast, (warm) |", "", "recipe for toast <step> a"])

@@ -123,7 +123,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         }
 
     archive = keras.export.ExportArchive()
-    archive.track(run.model)
+    # Not track(run.model): the archive saves the variables the endpoint reads by itself, and
+    # tracking the model too stores every weight twice (keras-team/keras#23553).
     archive.track(ids)
     archive.add_endpoint(ENDPOINT, generate, input_signature=[
         tf.TensorSpec([], tf.string, name="prompt"),
