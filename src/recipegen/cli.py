@@ -247,7 +247,7 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it holds an earlier export.")
 def export(run_dir: Path, out: Path, overwrite: bool) -> None:
     """Write a run as a TensorFlow SavedModel that turns a prompt into a recipe by itself:
-    tokenizer, sampling and decoding inside, loadable without recipegen (see README, "Export").
+    tokenizer, sampling and decoding inside, loadable without recipegen (README: "export").
 
     \b
         recipegen export runs/quick exported/quick
