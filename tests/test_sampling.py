@@ -105,3 +105,16 @@ def test_categorical_is_seeded():
     a = sample_categorical(logits, tf.constant([1, 2], tf.int64)).numpy()
     assert (a == sample_categorical(logits, tf.constant([1, 2], tf.int64)).numpy()).all()
     assert (a != sample_categorical(logits, tf.constant([1, 3], tf.int64)).numpy()).any()
+
+
+@pytest.mark.parametrize("settings", [dict(temperature=0.0), dict(temperature=1.0), dict(temperature=0.7, top_k=2),
+                                      dict(temperature=2.0, top_p=0.69), dict(temperature=1.5, top_k=3, top_p=0.8)])
+def test_settings_as_tensors_draw_what_the_same_numbers_draw(settings):
+    """An exported model passes its settings as tensors, decided per call, not when traced."""
+    tensors = {"top_k": tf.constant(0), "top_p": tf.constant(1.0)} | {k: tf.constant(v) for k, v in settings.items()}
+    draw = tf.function(lambda logits, seed, temperature, top_k, top_p: sample_next(logits, seed, temperature, top_k, top_p))
+    batch = tf.tile(LOGITS, [32, 1])
+    for seed in range(5):
+        seed = tf.constant([seed, 0], tf.int64)
+        expected = sample_next(batch, seed, **settings).numpy()
+        assert (draw(batch, seed, **tensors).numpy() == expected).all()

@@ -265,6 +265,25 @@ def info(run_path: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(_strict_json(description), indent=2) if as_json else format_info(description))
 
 
+@cli.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it holds an earlier export.")
+def export(run_dir: Path, out: Path, overwrite: bool) -> None:
+    """Write a run as a TensorFlow SavedModel that turns a prompt into a recipe by itself:
+    tokenizer, sampling and decoding inside, loadable without recipegen (README: "export").
+
+    \b
+        recipegen export runs/quick exported/quick
+        recipegen export runs/quick exported/quick --overwrite
+    """
+    _start_tensorflow()
+    from recipegen.export import ENDPOINT, export_run
+
+    path = export_run(run_dir, out, overwrite=overwrite)
+    click.echo(f"Saved {path}: tf.saved_model.load({str(path)!r}).{ENDPOINT}(prompt=...) writes a recipe")
+
+
 def _measures_table(result: dict[str, Any]) -> str:
     """One row per measure; a column per temperature, and real recipes as the yardstick."""
     from recipegen.measures import LABELS, format_measure

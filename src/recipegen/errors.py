@@ -22,6 +22,10 @@ class RunError(RecipegenError):
     """A run directory that is missing, incomplete or inconsistent."""
 
 
+class ExportError(RecipegenError):
+    """An export destination that cannot be written: it exists, or is not an export."""
+
+
 class RunFailure(Exception):
     """Something went wrong while running (not the user's input): the CLI exits 1 with the message."""
 

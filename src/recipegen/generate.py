@@ -70,7 +70,7 @@ class Generator:
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
         if END_TOKEN not in self._ids:
             raise ValueError(f"vocabulary has no {END_TOKEN!r} token")
-        self._end_id = self._ids[END_TOKEN]
+        self.end_id = self._ids[END_TOKEN]
         self._embedding = model.get_layer("embedding")
         self._cells = [layer.cell for layer in recurrent_layers(model)]
         self._output = model.get_layer("logits")
@@ -89,7 +89,7 @@ class Generator:
         """
         tokens = self.tokenizer.prompt_tokens(prompt)
         if not tokens:
-            return [], [self._end_id], []
+            return [], [self.end_id], []
         ids = [self._ids.get(token, UNK_ID) for token in tokens]
         unknown = [token for token, i in zip(tokens, ids) if i == UNK_ID]
         if len(unknown) == len(tokens):
@@ -132,9 +132,9 @@ class Generator:
         samples = []
         for row_index, row in enumerate(generated):
             ids = row.tolist()
-            ended = self._end_id in ids
+            ended = self.end_id in ids
             if ended:
-                ids = ids[: ids.index(self._end_id)]
+                ids = ids[: ids.index(self.end_id)]
             tokens = [self.vocabulary[i] for i in ids]
             steps = None
             if show_probs:
@@ -153,7 +153,7 @@ class Generator:
         key = (temperature, top_k, top_p, show_probs)
         if key not in self._decoders:
             self._decoders[key] = tf.function(
-                lambda prompt, n, max_tokens, seed: self._decode(prompt, n, max_tokens, seed, *key),
+                lambda prompt, n, max_tokens, seed: self.decode(prompt, n, max_tokens, seed, *key),
                 reduce_retracing=True,
                 jit_compile=self.jit_compile,
             )
@@ -175,7 +175,14 @@ class Generator:
             new_states.append(list(state))
         return self._output(x), new_states
 
-    def _decode(self, prompt, n, max_tokens, seed, temperature, top_k, top_p, show_probs) -> dict[str, tf.Tensor]:
+    def decode(self, prompt: tf.Tensor, n: tf.Tensor, max_tokens: tf.Tensor, seed: tf.Tensor,
+               temperature: float | tf.Tensor, top_k: int | tf.Tensor | None, top_p: float | tf.Tensor | None,
+               show_probs: int = 0) -> dict[str, tf.Tensor]:
+        """The decoding loop, to run inside a ``tf.function``: prompt ids (at least one) -> (n, steps) ids.
+
+        ``generate`` traces it once per sampling setting, given as Python numbers; an exported
+        model (export.py) traces it once with the settings as scalar tensors, see sampling.py.
+        """
         # Every prompt token but the last only builds state; the last one is the first input
         # of the sampling loop, whose logits predict the first new token.
         def feed_prompt(i, states):
@@ -191,7 +198,7 @@ class Generator:
             logits += self._banned
             next_token = sample_next(logits, tf.stack([seed, tf.cast(i, tf.int64)]), temperature, top_k, top_p)
             next_token = tf.where(finished, PAD_ID, next_token)  # rows already ended emit padding
-            finished = finished | (next_token == self._end_id)
+            finished = finished | (next_token == self.end_id)
             out = dict(out, tokens=out["tokens"].write(i, next_token))
             if show_probs:
                 top = tf.math.top_k(tf.nn.softmax(sampled_logits(logits, temperature, top_k, top_p)), k=show_probs)

@@ -4,6 +4,10 @@ Temperature divides the *logits* (0 means greedy: the argmax, no division); top-
 are filters that set every excluded logit to -inf, applied after temperature (so top-p's
 nucleus is taken from the distribution that is actually sampled) and composable with each other. Randomness is stateless and comes only from the ``seed``
 argument, so the same seed always draws the same tokens.
+
+Each setting is either a Python number, which fixes the graph when a decoder is traced (the
+``Generator`` traces one decoder per setting), or a scalar tensor decided on every call, as in
+an exported model whose settings are inputs; as tensors, top-k 0 and top-p 1 mean no filter.
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ def check_sampling_args(temperature: float, top_k: int | None = None, top_p: flo
         raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
-def top_k_filter(logits: tf.Tensor, k: int) -> tf.Tensor:
+def top_k_filter(logits: tf.Tensor, k: int | tf.Tensor) -> tf.Tensor:
     """Keep the k largest logits of each row (ties at the k-th value are kept too)."""
-    k = min(k, logits.shape[-1])
+    k = tf.minimum(k, logits.shape[-1]) if tf.is_tensor(k) else min(k, logits.shape[-1])
     kth_largest = tf.math.top_k(logits, k=k).values[..., -1:]  # (batch, 1)
     return tf.where(logits < kth_largest, NEG_INF, logits)
 
 
-def top_p_filter(logits: tf.Tensor, p: float) -> tf.Tensor:
+def top_p_filter(logits: tf.Tensor, p: float | tf.Tensor) -> tf.Tensor:
     """Keep the smallest set of most likely tokens whose probability mass reaches p (nucleus)."""
     sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
     mass_before = tf.math.cumsum(tf.nn.softmax(sorted_logits), axis=-1, exclusive=True)
@@ -43,28 +47,37 @@ def top_p_filter(logits: tf.Tensor, p: float) -> tf.Tensor:
     return tf.where(logits < threshold, NEG_INF, logits)
 
 
-def sampled_logits(logits: tf.Tensor, temperature: float, top_k: int | None = None, top_p: float | None = None) -> tf.Tensor:
+def sampled_logits(logits: tf.Tensor, temperature: float | tf.Tensor, top_k: int | tf.Tensor | None = None,
+                   top_p: float | tf.Tensor | None = None) -> tf.Tensor:
     """The logits whose softmax is the distribution actually sampled from (temperature 0: unscaled)."""
-    if temperature > 0:
-        logits = logits / temperature
+    logits = _either(temperature > 0, lambda: logits / temperature, lambda: logits)
     if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None and top_p < 1:
-        logits = top_p_filter(logits, top_p)
+        logits = _either(top_k > 0, lambda: top_k_filter(logits, top_k), lambda: logits)
+    if top_p is not None:
+        logits = _either(top_p < 1, lambda: top_p_filter(logits, top_p), lambda: logits)
     return logits
 
 
 def sample_next(
     logits: tf.Tensor,
     seed: tf.Tensor,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
+    temperature: float | tf.Tensor = 1.0,
+    top_k: int | tf.Tensor | None = None,
+    top_p: float | tf.Tensor | None = None,
 ) -> tf.Tensor:
     """One token id per row of ``logits`` (batch, vocab); ``seed`` is a shape-(2,) int tensor."""
-    if temperature == 0:
-        return tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return sample_categorical(sampled_logits(logits, temperature, top_k, top_p), seed)
+    return _either(
+        temperature > 0,
+        lambda: sample_categorical(sampled_logits(logits, temperature, top_k, top_p), seed),
+        lambda: tf.argmax(logits, axis=-1, output_type=tf.int32),
+    )
+
+
+def _either(condition: bool | tf.Tensor, if_true, if_false) -> tf.Tensor:
+    """``if_true()`` or ``if_false()``: a Python bool picks one when traced, a tensor on every call."""
+    if tf.is_tensor(condition):
+        return tf.cond(condition, if_true, if_false)
+    return if_true() if condition else if_false()
 
 
 def sample_categorical(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:

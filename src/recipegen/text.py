@@ -36,10 +36,10 @@ TOKEN_LEVELS = ("word", "char")
 _PUNCTUATION = re.compile(r"([^\w\s])")  # any single character that is neither a word character nor space
 _SPACES = re.compile(r"\s+")
 
-# How punctuation is written back for people.
-_NO_SPACE_BEFORE = set(",.;:!?)]}%°'")
-_NO_SPACE_AFTER = set("([{$#°")
-_INFIX = {"/": False, "-": False, "'": False, ".": True, ",": True, ":": True}  # mark -> only between digits?
+# How punctuation is written back for people (export.py does the same in TensorFlow ops).
+NO_SPACE_BEFORE = set(",.;:!?)]}%°'")
+NO_SPACE_AFTER = set("([{$#°")
+INFIX = {"/": False, "-": False, "'": False, ".": True, ",": True, ":": True}  # mark -> only between digits?
 
 
 def standardize(text: str) -> str:
@@ -171,9 +171,9 @@ def _is_punct(token: str) -> bool:
 
 def _is_infix(before: str, mark: str, after: str) -> bool:
     """A mark written inside a word or number: 1/2, all-purpose, don't, 1.5, 1,000, 10:30."""
-    if mark not in _INFIX:
+    if mark not in INFIX:
         return False
-    if _INFIX[mark]:
+    if INFIX[mark]:
         return before.isdigit() and after.isdigit()
     return before.isalnum() and after.isalnum()
 
@@ -183,7 +183,7 @@ def _joined(previous: str, token: str, infix: bool) -> bool:
         return False  # two words always keep their space, or they would read back as one token
     if SEPARATOR in (previous, token):
         return False  # "title | directions" stays easy to see
-    return infix or token in _NO_SPACE_BEFORE or previous in _NO_SPACE_AFTER
+    return infix or token in NO_SPACE_BEFORE or previous in NO_SPACE_AFTER
 
 
 _SENTENCE_START = re.compile(r"(^|[.!?|>]\s+)([a-z])", re.MULTILINE)  # ">" ends a marker such as <step>
