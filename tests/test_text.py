@@ -85,7 +85,8 @@ def test_markers_are_one_token_at_either_level_and_read_back_by_name():
 
 def test_prompts_may_name_section_markers_but_not_the_end():
     assert WORDS.prompt_tokens("Toast <ingredients> 1 egg") == ["toast", INGREDIENTS, "1", "egg"]
-    assert END_TOKEN not in WORDS.prompt_tokens("toast <end>")
+    assert END_TOKEN not in WORDS.prompt_tokens("toast <end>") and END_TOKEN not in WORDS.prompt_tokens("<end>")
+    assert END_TOKEN not in CHARS.prompt_tokens("<end>")
     assert CHARS.prompt_tokens("Hi<ingredients>") == ["h", "i", INGREDIENTS]
     assert CHARS.prompt_tokens("CAPTAIN\n") == list("captain\n") and CHARS.prompt_tokens("to ") == list("to ")
 

@@ -159,14 +159,14 @@ def prompt_model_tokens(prompt: tf.Tensor, level: str) -> tf.Tensor:
     """
     pattern = "(" + "|".join(re.escape(marker) for marker in SECTION_MARKERS) + ")"
     pieces = tf.strings.split(tf.strings.regex_replace(prompt, pattern, "\x00\\1\x00"), sep="\x00")
-    # Like Tokenizer.model_text, a piece that is a marker's name (the end token's too, when it is
-    # a whole piece) is that marker.
-    is_marker = tf.reduce_any(pieces[:, None] == tf.constant(MARKERS)[None, :], axis=1)
+    # Like Tokenizer.prompt_tokens, only a section marker split out above is a marker; any other
+    # piece, "<end>" included, is text.
+    is_marker = tf.reduce_any(pieces[:, None] == tf.constant(SECTION_MARKERS)[None, :], axis=1)
     if level == "word":
         text = tf.strings.reduce_join(tf.where(is_marker, pieces, standardize_words(pieces)), separator=" ")
         return tf.strings.split(text)
     symbols = pieces
-    for marker in MARKERS:
+    for marker in SECTION_MARKERS:
         symbols = tf.strings.regex_replace(symbols, f"^{re.escape(marker)}$", CHARS.symbol(marker))
     text = tf.strings.reduce_join(tf.where(is_marker, symbols, standardize_chars(pieces)))
     tokens = tf.strings.unicode_split(text, "UTF-8")

@@ -108,7 +108,9 @@ class Tokenizer:
     def prompt_tokens(self, prompt: str) -> list[str]:
         """A prompt standardized like training text; markers written by name (``<ingredients>``) are kept."""
         pieces = re.split(f"({'|'.join(re.escape(m) for m in MARKERS if m != END_TOKEN)})", prompt)
-        tokens = self.tokens(self.model_text(pieces))
+        # Odd pieces are the section markers split out; an even piece is text, even "<end>".
+        parts = [self.symbol(piece) if i % 2 else self.standardize(piece) for i, piece in enumerate(pieces)]
+        tokens = self.tokens((" " if self.level == "word" else "").join(part for part in parts if part))
         trailing = prompt[len(prompt.rstrip()):]
         if self.level == "char" and tokens and trailing and tokens[-1] not in MARKERS:
             tokens.append("\n" if "\n" in trailing else " ")  # "FERRYMAN\n" asks for the next line
