@@ -24,6 +24,7 @@ from recipegen.text import TOKEN_LEVELS
 
 CELLS = ("lstm", "gru")
 PIPELINES = ("pack", "pad")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class TrainConfig:
     early_stopping_patience: int = 6  # epochs without a better validation loss before stopping; 0 = never
     max_minutes: float = 0.0  # stop after the epoch during which this much training time has passed; 0 = no limit
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
+    strategy: str = "default"  # "default": one device; "mirrored": this machine's GPUs; "multiworker": see TF_CONFIG
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("train.min_learning_rate", config.train.min_learning_rate >= 0, "must be >= 0"),
         ("train.max_minutes", config.train.max_minutes >= 0, "must be >= 0 (0 means no limit)"),
         ("train.early_stopping_patience", config.train.early_stopping_patience >= 0, "must be >= 0 (0 turns it off)"),
+        ("train.strategy", config.train.strategy in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}"),
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures), "must all be >= 0"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
         ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),
