@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from recipegen import __version__
 from recipegen import config as config_module
+from recipegen import distribute
 from recipegen import run as run_files
 from recipegen.config import Config, load_config
 from recipegen.data import describe_skips, load_corpus, split_corpus
@@ -175,6 +176,7 @@ def save_checkpoint(model: keras.Model, run_dir: Path, state: dict[str, Any], ep
 class TrainResult:
     run_dir: Path
     metrics: dict[str, Any]
+    chief: bool = True  # False on the other workers of a multiworker run: the chief wrote run_dir
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,19 @@ def load_tokens(run_dir: Path, config: Config, vocabulary: list[str], say: Log) 
 
 def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bool = True,
           log: Log | None = None) -> TrainResult:
-    """Train a model as ``config`` says and write a complete run directory to ``run_dir``."""
+    """Train a model as ``config`` says and write a complete run directory to ``run_dir``.
+
+    In a multiworker run only the chief writes ``run_dir``; the other workers write theirs to a
+    temporary directory.
+    """
+    strategy = distribute.make_strategy(config.train)  # first: it may configure TensorFlow's runtime
+    with distribute.worker_dir(strategy, run_dir) as own_dir:
+        result = _train(config, own_dir, strategy, overwrite, verbose, log)
+    return result if own_dir == run_dir else TrainResult(run_dir, result.metrics, chief=False)
+
+
+def _train(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, overwrite: bool, verbose: bool,
+           log: Log | None) -> TrainResult:
     say = log or (lambda message: None)
     _seed_everything(config)
     data = prepare_data(config, say=say)
@@ -257,26 +271,33 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     if data.foods is not None:
         run_files.write_json(run_dir / run_files.FOODS_FILE, sorted(data.foods))
 
-    model = build_model(config.model, len(data.vocabulary))
-    compile_model(model, config.train)
+    with strategy.scope():
+        model = build_model(config.model, len(data.vocabulary))
+        compile_model(model, config.train)
     state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0}
     save_checkpoint(model, run_dir, state, epochs_done=0)  # resumable even before the first epoch ends
-    return _fit(config, run_dir, model, data, state, samples=[], verbose=verbose, log=log)
+    return _fit(config, run_dir, strategy, model, data, state, samples=[], verbose=verbose, log=log)
 
 
-def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, log: Log | None = None) -> TrainResult:
+def resume(run_dir: Path, *, epochs: int | None = None, strategy: str | None = None, verbose: bool = True,
+           log: Log | None = None) -> TrainResult:
     """Continue a run from its last completed epoch, with its optimizer state and data order.
 
     A run that stopped early continues only when ``epochs`` asks for more than it has done.
+    ``strategy`` replaces the run's train.strategy (how it trains, not what it learns).
     """
     say = log or (lambda message: None)
     state = run_files.read_state(run_dir)
     if epochs and epochs > state["epochs_done"]:
         state.pop("stopped_early_after", None)
         state.pop("stopped_by_time_limit", None)
-    config = load_config(run_dir / run_files.CONFIG_FILE, {"train.epochs": epochs} if epochs else None)
-    if epochs:
+    overrides = {key: value for key, value in (("train.epochs", epochs), ("train.strategy", strategy)) if value}
+    config = load_config(run_dir / run_files.CONFIG_FILE, overrides)
+    if config.train.strategy == "multiworker":
+        raise RunError(f"{run_dir}: a multiworker run resumes on one machine: add --strategy default or mirrored")
+    if overrides:
         run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+    tf_strategy = distribute.make_strategy(config.train)
     _seed_everything(config)
     vocabulary = json.loads((run_dir / run_files.VOCABULARY_FILE).read_text(encoding="utf-8"))
     data = load_tokens(run_dir, config, vocabulary, say)
@@ -285,7 +306,8 @@ def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, lo
         if data.heldout_texts != run_files.read_heldout(run_dir):
             raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
                            "(its held-out recipes differ); start a new run instead")
-    model = keras.saving.load_model(run_dir / state["checkpoint"])
+    with tf_strategy.scope():
+        model = keras.saving.load_model(run_dir / state["checkpoint"])
     _restore_seed_states(model, state.get("seed_states", {}))
     say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
     samples = [s for s in run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= state["epochs_done"]]
@@ -294,11 +316,12 @@ def resume(run_dir: Path, *, epochs: int | None = None, verbose: bool = True, lo
     foods_file = run_dir / run_files.FOODS_FILE
     if foods_file.is_file():
         data = dataclasses.replace(data, foods=set(json.loads(foods_file.read_text(encoding="utf-8"))))
-    return _fit(config, run_dir, model, data, state, samples=samples, measures=measures, verbose=verbose, log=log)
+    return _fit(config, run_dir, tf_strategy, model, data, state, samples=samples, measures=measures, verbose=verbose,
+                log=log)
 
 
-def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, state: dict[str, Any],
-         samples: list, verbose: bool, log: Log | None, measures: list | None = None) -> TrainResult:
+def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model: keras.Model, data: PreparedData,
+         state: dict[str, Any], samples: list, verbose: bool, log: Log | None, measures: list | None = None) -> TrainResult:
     heldout = make_dataset(data.heldout_windows, config.train.batch_size)
     recorder = EpochRecorder(run_dir, heldout, Scorer(model), state, config.train)
     generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template)
@@ -309,19 +332,25 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData, 
     # Order matters: the recorder adds validation figures to the logs before the progress bar
     # prints them, and samples print after the bar's line for the epoch.
     callbacks = [recorder, keras.callbacks.ProgbarLogger(), sampler] if verbose else [recorder, sampler]
+    # Keras's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585): a step of our own there.
+    trainer = distribute.StepTrainer(strategy, model, config.train.batch_size) if distribute.is_multiworker(strategy) else None
 
     started = time.perf_counter()
     train_tokens = 0
     try:
         # One fit per epoch, so that each epoch's data order depends on (seed, epoch) only.
         for epoch in range(state["epochs_done"], config.train.epochs):
-            if state.get("stopped_early_after"):
+            if distribute.chief_decides(strategy, bool(state.get("stopped_early_after"))):
                 break
             windows = epoch_windows(data.train_sequences, config.data.sequence_length, config.data.pipeline,
                                     seed=(config.seed, epoch))
             train_tokens = count_targets(windows)
-            model.fit(make_dataset(windows, config.train.batch_size), initial_epoch=epoch, epochs=epoch + 1,
-                      callbacks=callbacks, verbose="auto" if verbose else 0, shuffle=False)
+            dataset = make_dataset(windows, config.train.batch_size)
+            if trainer:
+                trainer.fit_epoch(dataset, epoch, callbacks, verbose)
+            else:
+                model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks,
+                          verbose="auto" if verbose else 0, shuffle=False)
             if recorder.diverged:
                 break
     except KeyboardInterrupt:
