@@ -42,6 +42,32 @@ def recipegen(*args, cwd: Path, env: dict | None = None, timeout: float = 300) -
                           env=env or os.environ.copy())
 
 
+def run_workers(workdir: Path, *args, count: int = 2, timeout: float = 240) -> list[tuple[int, str, str]]:
+    """Run ``recipegen *args`` as ``count`` workers, each in its own directory (``machineN``) with
+    its own TMPDIR (``tmpN``) as if on its own machine; (exit code, stdout, stderr) of each."""
+    ports = free_ports(count)
+    workers = []
+    for index in range(count):
+        machine, scratch, logs = (workdir / f"{name}{index}" for name in ("machine", "tmp", "logs"))
+        for directory in (machine, scratch, logs):
+            directory.mkdir(exist_ok=True)
+        env = os.environ | {"TF_CONFIG": tf_config(ports, index), "TMPDIR": str(scratch)}
+        with (logs / "stdout").open("w") as stdout, (logs / "stderr").open("w") as stderr:
+            workers.append(subprocess.Popen([RECIPEGEN, *map(str, args)], cwd=machine, env=env, stdout=stdout,
+                                            stderr=stderr))
+    try:
+        codes = [worker.wait(timeout=timeout) for worker in workers]  # the others finish with the first
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the workers did not finish within {timeout} s")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    return [(code, (workdir / f"logs{i}" / "stdout").read_text(), (workdir / f"logs{i}" / "stderr").read_text())
+            for i, code in enumerate(codes)]
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "recipes.json").write_text(json.dumps(RECIPES), encoding="utf-8")
@@ -160,35 +186,16 @@ def test_two_workers_train_one_run_directory(workdir):
 
     # A global batch of 5 of the 16 windows: shares of 3 and 2 windows, and a last batch of one.
     overrides = {"train.epochs": 1, "train.batch_size": 5, "model.dropout": 0.0}
-    args = ["train", "--strategy", "multiworker", "--data", workdir / "recipes.json", "--out", "run",
-            *tiny_set_args(overrides)]
-    ports = free_ports(2)
-    workers = []
-    for index in range(2):
-        machine, scratch = workdir / f"machine{index}", workdir / f"tmp{index}"
-        machine.mkdir()
-        scratch.mkdir()
-        env = os.environ | {"TF_CONFIG": tf_config(ports, index), "TMPDIR": str(scratch)}
-        stdout, stderr = (machine / "stdout.txt").open("w"), (machine / "stderr.txt").open("w")
-        workers.append(subprocess.Popen([RECIPEGEN, *map(str, args)], cwd=machine, env=env, stdout=stdout, stderr=stderr))
-    try:
-        codes = [worker.wait(timeout=240) for worker in workers]  # together: the second has finished with the first
-    except subprocess.TimeoutExpired:
-        pytest.fail("the two workers did not finish within 240 s")
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-    outputs = [(workdir / f"machine{i}" / "stderr.txt").read_text() for i in range(2)]
-    assert codes == [0, 0], outputs
+    workers = run_workers(workdir, "train", "--strategy", "multiworker", "--data", workdir / "recipes.json",
+                          "--out", "run", *tiny_set_args(overrides))
+    assert [code for code, _, _ in workers] == [0, 0], workers
 
     run_dir = workdir / "machine0" / "run"
     assert all((run_dir / name).is_file() for name in RUN_FILES)
     assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 1
-    assert sorted(path.name for path in (workdir / "machine1").iterdir()) == ["stderr.txt", "stdout.txt"]
+    assert list((workdir / "machine1").iterdir()) == []
     assert list((workdir / "tmp1").iterdir()) == []  # the other worker's temporary run directory is gone
-    assert "the chief worker (worker 0) saved run" in (workdir / "machine1" / "stdout.txt").read_text()
+    assert workers[1][1].splitlines()[-1] == "Done: the chief worker (worker 0) saved run on its machine"
 
     generated = recipegen("generate", "--model", run_dir, "--max-tokens", "8", "--seed", "1", "--json", cwd=workdir)
     assert generated.returncode == 0, generated.stderr
@@ -199,3 +206,47 @@ def test_two_workers_train_one_run_directory(workdir):
     together = json.loads((run_dir / "metrics.json").read_text())
     assert together["val_loss"] == pytest.approx(alone["val_loss"], abs=1e-6)
     assert together["val_accuracy"] == pytest.approx(alone["val_accuracy"], abs=1e-9)
+
+
+@needs_cli
+def test_a_failing_worker_stops_the_others(workdir):
+    (workdir / "machine0").mkdir()
+    (workdir / "machine0" / "run").mkdir()
+    (workdir / "machine0" / "run" / "notes.txt").write_text("not a run")
+    workers = run_workers(workdir, "train", "--strategy", "multiworker", "--data", workdir / "recipes.json",
+                          "--out", "run", *tiny_set_args({"train.epochs": 1}))
+    (chief_code, _, chief_error), (other_code, _, other_error) = workers
+    assert chief_code == 2 and "already exists" in chief_error
+    assert other_code == 1
+    assert other_error.strip().splitlines()[-1] == ("Error: lost contact with another worker, which failed or was "
+                                                    "stopped: see its own output (--debug shows TensorFlow's error)")
+    assert "Traceback" not in other_error
+
+
+@needs_cli
+def test_a_worker_waiting_for_the_others_stops_on_ctrl_c(workdir):
+    """TensorFlow waits for every worker inside its runtime, out of reach of Python's handlers."""
+    import signal
+    import time
+
+    ports = free_ports(2)
+    env = os.environ | {"TF_CONFIG": tf_config(ports, 0)}
+    worker = subprocess.Popen([RECIPEGEN, "train", "--strategy", "multiworker", "--data", "recipes.json"], cwd=workdir,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not _listening(ports[0]):  # its server is up: it is waiting for worker 1
+            assert worker.poll() is None and time.monotonic() < deadline, "the worker never started its server"
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=60) != 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert not (workdir / "runs").exists()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -21,8 +21,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import keras
 import tensorflow as tf
 
 from recipegen.config import TrainConfig
-from recipegen.errors import ConfigError, RunFailure
+from recipegen.errors import ConfigError, RunFailure, TrainingInterrupted
 
 TF_CONFIG_EXAMPLE = '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}}'
 
@@ -48,13 +49,33 @@ def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
         strategy = tf.distribute.MirroredStrategy()
     elif config.strategy == "multiworker":
         read_tf_config()
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        with _stoppable():  # it waits until every worker has started
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
         raise ValueError(f"unknown strategy {config.strategy!r}")
     if config.batch_size < strategy.num_replicas_in_sync:
         raise ConfigError(f"train.batch_size = {config.batch_size} must be at least {strategy.num_replicas_in_sync}, "
                           f"the replicas of the {config.strategy} strategy: each trains on a share of every batch")
     return strategy
+
+
+@contextlib.contextmanager
+def _stoppable() -> Iterator[None]:
+    """Ctrl-C ends the process at once while TensorFlow waits for the other workers inside its
+    runtime, where Python's own handler never gets to run; nothing is written yet, so nothing
+    is lost. SIGTERM cannot: TensorFlow's coordination service installs a handler of its own
+    for it while starting; Python's is put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None:
+                signal.signal(number, handler)
 
 
 def read_tf_config(environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
@@ -98,20 +119,23 @@ def worker_dir(strategy: tf.distribute.Strategy, run_dir: Path) -> Iterator[Path
     """``run_dir`` for the chief; for any other worker a temporary directory, removed at the end.
 
     Every worker saves its model and checkpoints as the chief does (the same program everywhere),
-    but only the chief's copy is kept. A worker that loses another (one failed, or was stopped)
-    says so in one line; the lost worker's own error says why.
+    but only the chief's copy is kept. A worker that loses another says so in one line; the
+    lost worker's own output says why.
     """
+    if not is_multiworker(strategy):
+        yield run_dir
+        return
     try:
         if is_chief(strategy):
             yield run_dir
-            return
-        with tempfile.TemporaryDirectory(prefix=f"recipegen-worker{strategy.cluster_resolver.task_id}-") as scratch:
-            yield Path(scratch) / run_dir.name
+        else:
+            with tempfile.TemporaryDirectory(prefix=f"recipegen-worker{strategy.cluster_resolver.task_id}-") as scratch:
+                yield Path(scratch) / run_dir.name
+    except TrainingInterrupted as e:  # on every worker, the run to resume is the chief's
+        raise TrainingInterrupted(run_dir, e.epochs_done) from None
     except tf.errors.UnavailableError as e:
-        if not is_multiworker(strategy):
-            raise
-        reason = re.sub(r"\{\{.*?\}\}\s*", "", e.message.splitlines()[0])  # without TensorFlow's op name
-        raise RunFailure(f"lost contact with another worker ({reason}); see that worker's error") from None
+        raise RunFailure("lost contact with another worker, which failed or was stopped: see its own output "
+                         "(--debug shows TensorFlow's error)") from e
 
 
 def chief_decides(strategy: tf.distribute.Strategy, decision: bool) -> bool:
@@ -122,13 +146,13 @@ def chief_decides(strategy: tf.distribute.Strategy, decision: bool) -> bool:
     """
     if not is_multiworker(strategy):
         return decision
-    mine = 1.0 if decision and is_chief(strategy) else 0.0
+    mine = tf.constant(1.0 if decision and is_chief(strategy) else 0.0)
+    return bool(_sum_over_replicas(strategy, mine) > 0)
 
-    @tf.function  # collectives run eagerly are slow and say so
-    def chiefs_vote() -> tf.Tensor:
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(mine)), axis=None)
 
-    return bool(chiefs_vote() > 0)
+@tf.function  # collectives run eagerly are slow and say so
+def _sum_over_replicas(strategy: tf.distribute.Strategy, value: tf.Tensor) -> tf.Tensor:
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: value), axis=None)
 
 
 class StepTrainer:
