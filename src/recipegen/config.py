@@ -59,7 +59,7 @@ class TrainConfig:
     early_stopping_patience: int = 6  # epochs without a better validation loss before stopping; 0 = never
     max_minutes: float = 0.0  # stop after the epoch during which this much training time has passed; 0 = no limit
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
-    strategy: str = "default"  # "default": one device; "mirrored": this machine's GPUs; "multiworker": see TF_CONFIG
+    strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multiworker" (TF_CONFIG)
 
 
 @dataclass(frozen=True)

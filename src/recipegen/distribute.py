@@ -2,7 +2,7 @@
 
 ``train.strategy`` picks one:
 
-- ``default``: no strategy, one device, today's training.
+- ``default``: no strategy: one device, plain Keras training.
 - ``mirrored``: ``MirroredStrategy``, one replica per local GPU (one replica on a CPU-only
   machine). Keras's own ``fit`` trains under it.
 - ``multiworker``: ``MultiWorkerMirroredStrategy`` across machines described by ``TF_CONFIG``.
@@ -163,7 +163,8 @@ class StepTrainer:
     replica sums its weighted losses and divides by the real tokens of the whole global batch,
     so the gradients summed over replicas are exactly those of one worker on the global batch;
     they are summed before the optimizer sees them, so its ``clipnorm`` clips the same gradient
-    it would on one worker.
+    it would on one worker. The "loss" and "accuracy" handed to the callbacks are per real token
+    over the epoch so far (``fit`` averages batch means instead: a hair's difference).
     """
 
     def __init__(self, strategy: tf.distribute.Strategy, model: keras.Model, batch_size: int):

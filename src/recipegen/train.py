@@ -332,8 +332,9 @@ def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model:
     # Order matters: the recorder adds validation figures to the logs before the progress bar
     # prints them, and samples print after the bar's line for the epoch.
     callbacks = [recorder, keras.callbacks.ProgbarLogger(), sampler] if verbose else [recorder, sampler]
-    # Keras's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585): a step of our own there.
-    trainer = distribute.StepTrainer(strategy, model, config.train.batch_size) if distribute.is_multiworker(strategy) else None
+    trainer = None  # Keras's fit, except under MultiWorkerMirroredStrategy, where it fails (see distribute.py)
+    if distribute.is_multiworker(strategy):
+        trainer = distribute.StepTrainer(strategy, model, config.train.batch_size)
 
     started = time.perf_counter()
     train_tokens = 0
