@@ -21,6 +21,7 @@ from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
 
 DEFAULT_CONFIG = Path("configs/default.toml")
 RUN_DIR = click.Path(file_okay=False, path_type=Path)  # shells complete it with directories only
+STRATEGIES = ("default", "mirrored", "multiworker")  # config.STRATEGIES, repeated so --help needs no import
 
 
 class BadInput(click.ClickException):
@@ -86,15 +87,20 @@ def cli(debug: bool) -> None:
 @click.option("--tensorboard", is_flag=True,
               help="Also write TensorBoard logs to RUN_DIR/tensorboard/ (sets train.tensorboard; with --resume, "
                    "from now on); view them with: tensorboard --logdir runs/")
+@click.option("--strategy", type=click.Choice(STRATEGIES),
+              help="Overrides train.strategy: one device (default), every GPU of this machine (mirrored), "
+                   "or several machines described by TF_CONFIG (multiworker; run it on each).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or samples; print only the run directory.")
 def train(config_path: Path | None, data: str | None, out: Path | None, epochs: int | None, seed: int | None,
-          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, tensorboard: bool, quiet: bool) -> None:
+          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, tensorboard: bool,
+          strategy: str | None, quiet: bool) -> None:
     """Train a model and write a run directory.
 
     \b
         recipegen train --config configs/quick.toml --out runs/quick
         recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru --tensorboard
         recipegen train --resume runs/quick
+        TF_CONFIG='{"cluster": ...}' recipegen train --strategy multiworker --out runs/big
     """
     from recipegen.config import load_config, parse_override
 
@@ -105,7 +111,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
             raise click.UsageError(f"--resume continues a run with its own config; it cannot be combined with {', '.join(given)}")
 
     values = dict(parse_override(text) for text in overrides)
-    for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed)):
+    for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed), ("train.strategy", strategy)):
         if value is not None:
             values[key] = value
     if tensorboard:
@@ -121,9 +127,14 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     _stop_on_sigterm()
     log = None if quiet else (lambda message: click.echo(message, err=True))
     if resume_dir is not None:
-        result = resume(resume_dir, epochs=epochs, tensorboard=tensorboard, verbose=not quiet, log=log)
+        result = resume(resume_dir, epochs=epochs, tensorboard=tensorboard, strategy=strategy, verbose=not quiet,
+                        log=log)
     else:
         result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log)
+    if not result.chief:
+        if not quiet:
+            click.echo(f"Done: the chief worker (worker 0) saved {result.run_dir} on its machine")
+        return
     if quiet:
         click.echo(str(result.run_dir))
         return

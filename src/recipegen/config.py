@@ -24,6 +24,7 @@ from recipegen.text import TOKEN_LEVELS
 
 CELLS = ("lstm", "gru")
 PIPELINES = ("pack", "pad")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class TrainConfig:
     steps_per_epoch: int = 0  # batches per epoch; 0 = one whole pass over the training recipes
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
     tensorboard: bool = False  # also write TensorBoard logs to RUN_DIR/tensorboard/ (book: true, its notebook did)
+    strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multiworker" (TF_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("train.min_learning_rate", config.train.min_learning_rate >= 0, "must be >= 0"),
         ("train.max_minutes", config.train.max_minutes >= 0, "must be >= 0 (0 means no limit)"),
         ("train.early_stopping_patience", config.train.early_stopping_patience >= 0, "must be >= 0 (0 turns it off)"),
+        ("train.strategy", config.train.strategy in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}"),
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures), "must all be >= 0"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
         ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),

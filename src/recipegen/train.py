@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from recipegen import __version__
 from recipegen import config as config_module
+from recipegen import distribute
 from recipegen import run as run_files
 from recipegen.config import Config, load_config
 from recipegen.data import describe_skips, load_corpus, split_corpus
@@ -178,6 +179,7 @@ def save_checkpoint(model: keras.Model, run_dir: Path, state: dict[str, Any], ep
 class TrainResult:
     run_dir: Path
     metrics: dict[str, Any]
+    chief: bool = True  # False on the other workers of a multiworker run: the chief wrote run_dir
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,19 @@ def load_tokens(run_dir: Path, config: Config, vocabulary: list[str], say: Log) 
 
 def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bool = True,
           log: Log | None = None) -> TrainResult:
-    """Train a model as ``config`` says and write a complete run directory to ``run_dir``."""
+    """Train a model as ``config`` says and write a complete run directory to ``run_dir``.
+
+    In a multiworker run only the chief writes ``run_dir``; the other workers write theirs to a
+    temporary directory.
+    """
+    strategy = distribute.make_strategy(config.train)  # first: it may configure TensorFlow's runtime
+    with distribute.worker_dir(strategy, run_dir) as own_dir:
+        result = _train(config, own_dir, strategy, overwrite, verbose, log)
+    return result if own_dir == run_dir else TrainResult(run_dir, result.metrics, chief=False)
+
+
+def _train(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, overwrite: bool, verbose: bool,
+           log: Log | None) -> TrainResult:
     say = log or (lambda message: None)
     _seed_everything(config)
     data = prepare_stream(config, say=say) if config.data.stream else prepare_data(config, say=say)
@@ -283,29 +297,35 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     if data.foods is not None:
         run_files.write_json(run_dir / run_files.FOODS_FILE, sorted(data.foods))
 
-    model = build_model(config.model, len(data.vocabulary))
-    compile_model(model, config.train)
+    with strategy.scope():
+        model = build_model(config.model, len(data.vocabulary))
+        compile_model(model, config.train)
     state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0}
     save_checkpoint(model, run_dir, state, epochs_done=0)  # resumable even before the first epoch ends
-    return _fit(config, run_dir, model, data, state, samples=[], verbose=verbose, log=log)
+    return _fit(config, run_dir, strategy, model, data, state, samples=[], verbose=verbose, log=log)
 
 
-def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = False, verbose: bool = True,
-           log: Log | None = None) -> TrainResult:
+def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = False, strategy: str | None = None,
+           verbose: bool = True, log: Log | None = None) -> TrainResult:
     """Continue a run from its last completed epoch, with its optimizer state and data order.
 
     A run that stopped early continues only when ``epochs`` asks for more than it has done.
     ``tensorboard`` turns TensorBoard logs on from now on; the epochs already done are logged first.
+    ``strategy`` replaces the run's train.strategy (how it trains, not what it learns).
     """
     say = log or (lambda message: None)
     state = run_files.read_state(run_dir)
     if epochs and epochs > state["epochs_done"]:
         state.pop("stopped_early_after", None)
         state.pop("stopped_by_time_limit", None)
-    overrides = ({"train.epochs": epochs} if epochs else {}) | ({"train.tensorboard": True} if tensorboard else {})
+    overrides = {key: value for key, value in (("train.epochs", epochs), ("train.strategy", strategy),
+                                                 ("train.tensorboard", tensorboard)) if value}
     config = load_config(run_dir / run_files.CONFIG_FILE, overrides)
+    if config.train.strategy == "multiworker":
+        raise RunError(f"{run_dir}: a multiworker run resumes on one machine: add --strategy default or mirrored")
     if overrides:
         run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+    tf_strategy = distribute.make_strategy(config.train)
     _seed_everything(config)
     vocabulary = json.loads((run_dir / run_files.VOCABULARY_FILE).read_text(encoding="utf-8"))
     data = _resume_stream(run_dir, config, vocabulary, say) if config.data.stream else load_tokens(
@@ -315,7 +335,8 @@ def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = Fals
         if data.heldout_texts != run_files.read_heldout(run_dir):
             raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
                            "(its held-out recipes differ); start a new run instead")
-    model = keras.saving.load_model(run_dir / state["checkpoint"])
+    with tf_strategy.scope():
+        model = keras.saving.load_model(run_dir / state["checkpoint"])
     _restore_seed_states(model, state.get("seed_states", {}))
     say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
     samples = [s for s in run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= state["epochs_done"]]
@@ -324,7 +345,8 @@ def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = Fals
     foods_file = run_dir / run_files.FOODS_FILE
     if foods_file.is_file():
         data = dataclasses.replace(data, foods=set(json.loads(foods_file.read_text(encoding="utf-8"))))
-    return _fit(config, run_dir, model, data, state, samples=samples, measures=measures, verbose=verbose, log=log)
+    return _fit(config, run_dir, tf_strategy, model, data, state, samples=samples, measures=measures, verbose=verbose,
+                log=log)
 
 
 def _resume_stream(run_dir: Path, config: Config, vocabulary: list[str], say: Log) -> StreamedData:
@@ -337,8 +359,9 @@ def _resume_stream(run_dir: Path, config: Config, vocabulary: list[str], say: Lo
     return data
 
 
-def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData | StreamedData, state: dict[str, Any],
-         samples: list, verbose: bool, log: Log | None, measures: list | None = None) -> TrainResult:
+def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model: keras.Model,
+         data: PreparedData | StreamedData, state: dict[str, Any], samples: list, verbose: bool, log: Log | None,
+         measures: list | None = None) -> TrainResult:
     heldout = data.heldout_dataset(config)
     recorder = EpochRecorder(run_dir, heldout, Scorer(model), state, config.train)
     generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template)
@@ -356,20 +379,26 @@ def _fit(config: Config, run_dir: Path, model: keras.Model, data: PreparedData |
                                   sampler.measures)
         board.write()  # epochs done before a --resume that turned the logs on, or whose logs a crash cut short
         callbacks.append(board)
+    trainer = None  # Keras's fit, except under MultiWorkerMirroredStrategy, where it fails (see distribute.py)
+    if distribute.is_multiworker(strategy):
+        trainer = distribute.StepTrainer(strategy, model, config.train.batch_size)
 
     started = time.perf_counter()
     train_tokens = 0
     try:
         # One fit per epoch, so that each epoch's data order depends on (seed, epoch) only.
         for epoch in range(state["epochs_done"], config.train.epochs):
-            if state.get("stopped_early_after"):
+            if distribute.chief_decides(strategy, bool(state.get("stopped_early_after"))):
                 break
             dataset, train_tokens = data.epoch_dataset(config, epoch)
-            with warnings.catch_warnings():
-                # A streamed epoch has no length known ahead; its end is expected, not a shortage.
-                warnings.filterwarnings("ignore", message="Your input ran out of data")
-                model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1,
-                          callbacks=callbacks, verbose="auto" if verbose else 0, shuffle=False)
+            if trainer:
+                trainer.fit_epoch(dataset, epoch, callbacks, verbose)
+            else:
+                with warnings.catch_warnings():
+                    # A streamed epoch has no length known ahead; its end is expected, not a shortage.
+                    warnings.filterwarnings("ignore", message="Your input ran out of data")
+                    model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks,
+                              verbose="auto" if verbose else 0, shuffle=False)
             if recorder.diverged:
                 break
     except KeyboardInterrupt:
