@@ -250,3 +250,16 @@ def test_a_worker_waiting_for_the_others_stops_on_ctrl_c(workdir):
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@needs_cli
+def test_two_workers_train_on_a_streamed_corpus(workdir):
+    """data.stream under multiworker: each worker streams the file and takes its share of the batches."""
+    (workdir / "recipes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECIPES * 2))
+    workers = run_workers(workdir, "train", "--strategy", "multiworker", "--data", workdir / "recipes.jsonl",
+                          "--out", "run", *tiny_set_args({"train.epochs": 1, "data.stream": True}))
+    assert [code for code, _, _ in workers] == [0, 0], workers
+    run_dir = workdir / "machine0" / "run"
+    assert all((run_dir / name).is_file() for name in RUN_FILES)
+    assert json.loads((run_dir / "metrics.json").read_text())["val_tokens"] > 0
+    assert list((workdir / "machine1").iterdir()) == []
