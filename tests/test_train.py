@@ -119,3 +119,12 @@ def test_plateau_cuts_the_learning_rate_and_early_stopping_ends_the_run(tmp_path
     assert [int(row["epoch"]) for row in history] == [1, 2, 3]
     assert [float(row["learning_rate"]) for row in history] == pytest.approx([1e-12, 1e-12, 5e-13])
     assert result.metrics["stopped_early_after"] == 3 and result.metrics["best_epoch"] == 1
+
+
+def test_progress_bar_counts_epochs_out_of_the_run():
+    """fit runs once per epoch, with epochs=epoch+1; the bar still says "Epoch 3/40"."""
+    from recipegen.train import RunProgress
+
+    progress = RunProgress(40)
+    progress.set_params({"verbose": 1, "epochs": 3, "steps": 5})
+    assert progress.epochs == 40 and progress.target == 5

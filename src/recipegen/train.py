@@ -90,6 +90,19 @@ class TextGenerator(keras.callbacks.Callback):
             run_files.write_csv(self.run_dir / run_files.SAMPLE_MEASURES_FILE, self.measures)
 
 
+class RunProgress(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, numbering epochs out of the run's total ("Epoch 3/40"): training
+    calls ``fit`` once per epoch, so Keras alone would print "Epoch 3/3"."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.run_epochs = epochs
+
+    def set_params(self, params: dict) -> None:
+        super().set_params(params)
+        self.epochs = self.run_epochs
+
+
 class EpochRecorder(keras.callbacks.Callback):
     """Scores the held-out recipes, keeps the best model, checkpoints, and writes history each epoch.
 
@@ -372,7 +385,7 @@ def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model:
     # Order matters: the recorder adds validation figures to the logs before the progress bar
     # prints them, and samples print after the bar's line for the epoch; TensorBoard logs what
     # both recorded, after the epoch's checkpoint.
-    callbacks = [recorder, keras.callbacks.ProgbarLogger(), sampler] if verbose else [recorder, sampler]
+    callbacks = [recorder, RunProgress(config.train.epochs), sampler] if verbose else [recorder, sampler]
     board = None
     if config.train.tensorboard:
         board = TensorBoardLogger(run_dir / run_files.TENSORBOARD_DIR, state["history"], sampler.samples,
