@@ -52,7 +52,6 @@ def main() -> int:
     import tensorflow as tf
 
     from recipegen.config import load_config
-    from recipegen.data import load_corpus
     from recipegen.evaluate import Scorer
     from recipegen.model import build_model
     from recipegen.ngram import KneserNeyTrigram

@@ -26,7 +26,7 @@ import keras
 
 from recipegen.config import PIPELINES
 from recipegen.data import Recipe
-from recipegen.templates import recipe_text, template_markers
+from recipegen.templates import recipe_text
 from recipegen.text import END_TOKEN, WORDS, Tokenizer
 
 PAD_ID = 0  # TextVectorization's mask token ""
