@@ -35,9 +35,8 @@ import tensorflow as tf
 
 from recipegen.errors import ExportError
 from recipegen.generate import Generator
-from recipegen.pipeline import UNK_ID
 from recipegen.run import Run, load_run
-from recipegen.text import CHARS, END_TOKEN, INFIX, MARKERS, NO_SPACE_AFTER, NO_SPACE_BEFORE, SEPARATOR
+from recipegen.text import CHARS, END_TOKEN, INFIX, MARKERS, NO_SPACE_AFTER, NO_SPACE_BEFORE, SEPARATOR, UNK_ID
 
 ENDPOINT = "generate"
 SECTION_MARKERS = [marker for marker in MARKERS if marker != END_TOKEN]  # a prompt may write these by name

@@ -24,10 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 from recipegen.model import recurrent_layers
-from recipegen.pipeline import PAD_ID, UNK_ID
 from recipegen.sampling import check_sampling_args, sample_next, sampled_logits
 from recipegen.templates import ParsedRecipe, parse_recipe
-from recipegen.text import END_TOKEN, RECIPE_PREFIX, WORDS, Tokenizer
+from recipegen.text import END_TOKEN, PAD_ID, RECIPE_PREFIX, UNK_ID, WORDS, Tokenizer
 
 
 @dataclass(frozen=True)

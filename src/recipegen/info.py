@@ -8,7 +8,6 @@ text. Only the parameter count of a run without metrics.json needs TensorFlow, t
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +16,8 @@ from typing import Any
 from recipegen import run as run_files
 from recipegen.config import Config, load_config
 from recipegen.errors import ConfigError, RunError
+from recipegen.text import UNK_ID
 
-UNKNOWN_ID = 1  # TextVectorization's id for [UNK]; 0 is padding
 PERCENTILES = (50, 90, 99)
 
 
@@ -29,10 +28,10 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
     """
     path = run_files.latest_run(hint="RUN_DIR") if path is None else Path(path)
     config = _read_config(path)
-    metrics = _read_json(path / run_files.METRICS_FILE) or {}
-    state = _read_json(path / run_files.STATE_FILE) or {}
-    meta = _read_json(path / run_files.TOKENS_META_FILE) or {}
-    vocabulary = _read_json(path / run_files.VOCABULARY_FILE)
+    metrics = run_files.read_json(path / run_files.METRICS_FILE, missing_ok=True) or {}
+    state = run_files.read_json(path / run_files.STATE_FILE, missing_ok=True) or {}
+    meta = run_files.read_json(path / run_files.TOKENS_META_FILE, missing_ok=True) or {}
+    vocabulary = run_files.read_json(path / run_files.VOCABULARY_FILE, missing_ok=True)
     tokens = _token_statistics(path / run_files.TOKENS_FILE) or {}
     # metrics.json goes stale when a finished run is resumed for more epochs: state.json is newer.
     finished = bool(metrics) and metrics.get("epochs") == state.get("epochs_done", metrics.get("epochs"))
@@ -135,16 +134,6 @@ def _read_config(path: Path) -> Config:
         raise RunError(str(e)) from None
 
 
-def _read_json(path: Path) -> Any:
-    """The file's JSON, or None when the run has not written it (yet)."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunError(f"{path}: unreadable JSON ({e})") from None
-
-
 def _token_statistics(path: Path) -> dict[str, Any] | None:
     """Counts over the tokenized corpus the run trained on (what save_tokens wrote)."""
     if not path.is_file():
@@ -161,11 +150,11 @@ def _token_statistics(path: Path) -> dict[str, Any] | None:
     return {
         "recipes": int(lengths.size),
         "tokens": int(ids.size),
-        "oov_rate": float(np.mean(ids == UNKNOWN_ID)) if ids.size else None,
+        "oov_rate": float(np.mean(ids == UNK_ID)) if ids.size else None,
         "lengths": {f"p{p}": float(v) for p, v in zip(PERCENTILES, percentiles)} | {"max": int(lengths.max())}
         if lengths.size else None,
         "heldout_tokens": int(targets.size),
-        "heldout_oov_rate": float(np.mean(targets == UNKNOWN_ID)) if targets.size else None,
+        "heldout_oov_rate": float(np.mean(targets == UNK_ID)) if targets.size else None,
     }
 
 

@@ -27,10 +27,8 @@ import keras
 from recipegen.config import PIPELINES
 from recipegen.data import Recipe
 from recipegen.templates import recipe_text
-from recipegen.text import END_TOKEN, WORDS, Tokenizer
+from recipegen.text import END_TOKEN, PAD_ID, WORDS, Tokenizer
 
-PAD_ID = 0  # TextVectorization's mask token ""
-UNK_ID = 1  # TextVectorization's "[UNK]"
 
 
 def recipe_texts(recipes: Sequence[Recipe], template: str = "book", tokenizer: Tokenizer = WORDS) -> list[str]:

@@ -169,7 +169,7 @@ def read_state(run_dir: Path) -> dict[str, Any]:
     state_file = run_dir / STATE_FILE
     if not state_file.is_file():
         raise RunError(f"{run_dir}: no {STATE_FILE}, nothing to resume (was it trained by this recipegen?)")
-    state = _read_json(state_file)
+    state = read_json(state_file)
     checkpoint = run_dir / str(state.get("checkpoint", ""))
     if not checkpoint.is_file():
         raise RunError(f"{run_dir}: {STATE_FILE} names checkpoint {state.get('checkpoint')!r}, which is missing")
@@ -202,8 +202,7 @@ class Run:
 
     def foods(self) -> set[str] | None:
         """The run's food words (full template only), for the ingredient measures."""
-        file = self.path / FOODS_FILE
-        return set(_read_json(file)) if file.is_file() else None
+        return read_foods(self.path)
 
 
 def load_run(path: Path | None) -> Run:
@@ -214,11 +213,11 @@ def load_run(path: Path | None) -> Run:
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise RunError(f"{path}: incomplete run directory, missing {', '.join(missing)}")
-    metrics = _read_json(path / METRICS_FILE) if (path / METRICS_FILE).is_file() else {}
+    metrics = read_json(path / METRICS_FILE, missing_ok=True) or {}
     run_format = metrics.get("run_format", RUN_FORMAT)
     if run_format != RUN_FORMAT:
         raise RunError(f"{path}: run format {run_format!r} is not supported by this recipegen (expects {RUN_FORMAT})")
-    vocabulary = _read_json(path / VOCABULARY_FILE)
+    vocabulary = read_json(path / VOCABULARY_FILE)
     if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
         raise RunError(f"{path / VOCABULARY_FILE}: expected a JSON list of tokens")
     try:
@@ -247,7 +246,16 @@ def read_heldout(path: Path) -> list[str]:
     return [row["text"] for row in read_jsonl(file)]
 
 
-def _read_json(path: Path) -> Any:
+def read_foods(run_dir: Path) -> set[str] | None:
+    """The run's food words (full template only), for the ingredient measures."""
+    foods = read_json(run_dir / FOODS_FILE, missing_ok=True)
+    return None if foods is None else set(foods)
+
+
+def read_json(path: Path, missing_ok: bool = False) -> Any:
+    """A run file's JSON; with ``missing_ok``, None when the run has not written it (yet)."""
+    if missing_ok and not path.is_file():
+        return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -32,7 +32,7 @@ from recipegen import run as run_files
 from recipegen.config import Config
 from recipegen.data import JSON_SUFFIXES, check_corpus_path, describe_skips, iter_recipes
 from recipegen.errors import DataError
-from recipegen.measures import main_word
+from recipegen.measures import food_lexicon
 from recipegen.pipeline import PAD_ID, adapt_vocabulary, batch_windows, make_vectorizer
 from recipegen.templates import recipe_text, template_markers
 from recipegen.text import tokenizer_for
@@ -139,7 +139,7 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
                 continue
             data.train_recipes += 1
             if config.data.template == "full":
-                foods.update(w for line in recipe.ingredients if (w := main_word(line)))
+                foods.update(food_lexicon(recipe.ingredients))
             if not sample or data.train_recipes <= sample:
                 yield recipe_text(recipe, config.data.template, tokenizer)
 

@@ -32,6 +32,8 @@ MARKERS = (END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP)
 SEPARATOR = "|"  # between title and directions, as in the book
 RECIPE_PREFIX = "recipe for"
 TOKEN_LEVELS = ("word", "char")
+PAD_ID = 0  # TextVectorization's mask token ""; here so modules without TensorFlow can use it
+UNK_ID = 1  # TextVectorization's "[UNK]"
 
 _PUNCTUATION = re.compile(r"([^\w\s])")  # any single character that is neither a word character nor space
 _SPACES = re.compile(r"\s+")
@@ -92,8 +94,7 @@ class Tokenizer:
 
     def model_text(self, pieces: Iterable[str]) -> str:
         """Model text from a mix of plain text and markers: each text piece standardized."""
-        parts = [self.symbol(p) if p in MARKERS else self.standardize(p) for p in pieces]
-        return (" " if self.level == "word" else "").join(part for part in parts if part)
+        return self._joined(self.symbol(p) if p in MARKERS else self.standardize(p) for p in pieces)
 
     def tokens(self, model_text: str) -> list[str]:
         """The tokens of model text, markers by name."""
@@ -103,18 +104,26 @@ class Tokenizer:
 
     def as_string(self, tokens: Iterable[str]) -> str:
         """Tokens as one standardized string, the way the model reads them (markers by name)."""
-        return (" " if self.level == "word" else "").join(tokens)
+        return self._separator.join(tokens)
 
     def prompt_tokens(self, prompt: str) -> list[str]:
         """A prompt standardized like training text; markers written by name (``<ingredients>``) are kept."""
         pieces = re.split(f"({'|'.join(re.escape(m) for m in MARKERS if m != END_TOKEN)})", prompt)
         # Odd pieces are the section markers split out; an even piece is text, even "<end>".
-        parts = [self.symbol(piece) if i % 2 else self.standardize(piece) for i, piece in enumerate(pieces)]
-        tokens = self.tokens((" " if self.level == "word" else "").join(part for part in parts if part))
+        tokens = self.tokens(self._joined(self.symbol(piece) if i % 2 else self.standardize(piece)
+                                          for i, piece in enumerate(pieces)))
         trailing = prompt[len(prompt.rstrip()):]
         if self.level == "char" and tokens and trailing and tokens[-1] not in MARKERS:
             tokens.append("\n" if "\n" in trailing else " ")  # "FERRYMAN\n" asks for the next line
         return tokens
+
+    @property
+    def _separator(self) -> str:
+        """Between tokens in model text: words are spaced, characters are not."""
+        return " " if self.level == "word" else ""
+
+    def _joined(self, parts: Iterable[str]) -> str:
+        return self._separator.join(part for part in parts if part)
 
     def readable(self, tokens: Iterable[str]) -> str:
         """Text for people from tokens, up to the end token."""

@@ -14,7 +14,6 @@ data order as one that was never interrupted.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 import warnings
@@ -269,7 +268,7 @@ def load_tokens(run_dir: Path, config: Config, vocabulary: list[str], say: Log) 
     meta_file, tokens_file = run_dir / run_files.TOKENS_META_FILE, run_dir / run_files.TOKENS_FILE
     if not (meta_file.is_file() and tokens_file.is_file()):
         return None
-    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta = run_files.read_json(meta_file)
     corpus = Path(config.data.path)
     if corpus.is_file() and meta["corpus_sha256"] != run_files.file_digest(corpus):
         return None
@@ -340,7 +339,7 @@ def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = Fals
         run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     tf_strategy = distribute.make_strategy(config.train)
     _seed_everything(config)
-    vocabulary = json.loads((run_dir / run_files.VOCABULARY_FILE).read_text(encoding="utf-8"))
+    vocabulary = run_files.read_json(run_dir / run_files.VOCABULARY_FILE)
     data = _resume_stream(run_dir, config, vocabulary, say) if config.data.stream else load_tokens(
         run_dir, config, vocabulary, say)
     if data is None:
@@ -355,16 +354,16 @@ def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = Fals
     samples = [s for s in run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= state["epochs_done"]]
     measures = [m for m in run_files.read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE)
                 if int(m["epoch"]) <= state["epochs_done"]]
-    foods_file = run_dir / run_files.FOODS_FILE
-    if foods_file.is_file():
-        data = dataclasses.replace(data, foods=set(json.loads(foods_file.read_text(encoding="utf-8"))))
+    foods = run_files.read_foods(run_dir)
+    if foods is not None:
+        data = dataclasses.replace(data, foods=foods)
     return _fit(config, run_dir, tf_strategy, model, data, state, samples=samples, measures=measures, verbose=verbose,
                 log=log)
 
 
 def _resume_stream(run_dir: Path, config: Config, vocabulary: list[str], say: Log) -> StreamedData:
     """A streamed corpus is read again: it must be the one the run started with."""
-    meta = json.loads((run_dir / run_files.TOKENS_META_FILE).read_text(encoding="utf-8"))
+    meta = run_files.read_json(run_dir / run_files.TOKENS_META_FILE)
     if run_files.file_digest(Path(config.data.path)) != meta["corpus_sha256"]:
         raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started; start a new run instead")
     data = prepare_stream(config, vocabulary=vocabulary, say=say)
