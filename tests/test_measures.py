@@ -5,8 +5,8 @@ import math
 import pytest
 
 from recipegen.measures import (
-    SampleText, describe_measures, distinct_n, food_lexicon, foods_listed, ingredients_used, main_word,
-    repeated_ngram_rate, singular, text_measures,
+    SampleText, coherence, describe_measures, distinct_n, food_lexicon, food_use, foods_listed, ingredients_used,
+    main_word, repeated_ngram_rate, singular, text_measures,
 )
 from recipegen.templates import ParsedRecipe
 
@@ -96,3 +96,30 @@ def test_measures_without_sections_leave_out_the_ingredient_figures():
     assert set(m) == {"samples", "mean_tokens", "ended", "distinct_1", "distinct_2", "repeated_4grams"}
     book = text_measures([SampleText(tokens=["a"], ended=True, parsed=recipe(None, ["Stir."]))])
     assert "well_formed" in book and "ingredients_used" not in book
+    assert "title_foods_used" not in book, "no foods known"
+
+
+FOODS = {"egg", "flour", "lemon", "rice", "salt", "chicken"}
+
+
+def test_food_use_says_what_the_directions_use_and_what_else_they_cook():
+    r = ParsedRecipe(title="Lemon chicken", ingredients=["2 chicken breasts", "1 lemon", "1 cup rice", "salt"],
+                     directions=["Season the chicken with salt.", "Serve with eggs and rice."])
+    use = food_use(r, FOODS)
+    assert use.used == ["1 cup rice", "salt"], "main words: breast, lemon, rice, salt"
+    assert use.unused == ["2 chicken breasts", "1 lemon"]
+    assert use.extra == ["egg"], "chicken is on the list (as a word of a line), egg is not"
+    assert (use.title_foods, use.title_used) == (["chicken", "lemon"], ["chicken"])
+    assert coherence(r, FOODS) == 2 + 1 - 1
+
+
+def test_title_foods_used_and_extra_foods_pool_over_samples():
+    a = ParsedRecipe(title="Lemon rice", ingredients=["1 cup rice"], directions=["Cook the rice with flour."])
+    b = ParsedRecipe(title="Eggs", ingredients=["2 eggs"], directions=["Boil the eggs."])
+    m = text_measures([SampleText(["x"], True, a), SampleText(["y"], True, b)], FOODS)
+    assert m["title_foods_used"] == pytest.approx(2 / 3), "rice and egg of lemon, rice, egg"
+    assert m["extra_foods"] == 0.5, "flour in the first, nothing in the second"
+    assert "title foods used 66.7%" in describe_measures(m) and "extra foods 0.5" in describe_measures(m)
+    book = ParsedRecipe(title="Lemon rice", ingredients=None, directions=["Cook the rice."])
+    assert set(text_measures([SampleText(["x"], True, book)], FOODS)) >= {"title_foods_used"}
+    assert "extra_foods" not in text_measures([SampleText(["x"], True, book)], FOODS), "no list to be extra to"
