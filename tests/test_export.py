@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from recipegen import export
 from recipegen.cli import cli
 from recipegen.errors import ExportError
-from recipegen.generate import Generator
+from recipegen.generate import Generator, configured_decoding
 from recipegen.run import load_run
 from recipegen.text import CHARS, MARKERS, WORDS, tokenize
 
@@ -30,6 +30,7 @@ import tensorflow as tf
 
 generator = tf.saved_model.load(sys.argv[1])
 prompt = sys.argv[2]
+steering = json.loads(sys.argv[3])  # the run's own defaults, which a serving call must spell out
 
 def as_json(out):
     return {"text": out["text"].numpy().decode(), "tokens": [t.decode() for t in out["tokens"].numpy()],
@@ -40,7 +41,10 @@ result = {
     "greedy": as_json(generator.generate(prompt=prompt, max_tokens=12, temperature=0.0)),
     "seeded": [as_json(generator.generate(prompt=prompt, max_tokens=12, temperature=1.0, seed=7)) for _ in range(2)],
     "serving": as_json(serve(prompt=tf.constant(prompt), max_tokens=tf.constant(12), temperature=tf.constant(0.0),
-                             top_k=tf.constant(0), top_p=tf.constant(1.0), seed=tf.constant(0, tf.int64))),
+                             top_k=tf.constant(0), top_p=tf.constant(1.0), seed=tf.constant(0, tf.int64),
+                             no_repeat_ngram=tf.constant(steering["no_repeat_ngram"]),
+                             ingredient_bias=tf.constant(steering["ingredient_bias"]),
+                             unlisted_penalty=tf.constant(steering["unlisted_penalty"]))),
 }
 assert "recipegen" not in sys.modules, "loading the export imported recipegen"
 print(json.dumps(result))
@@ -59,8 +63,13 @@ def loaded(exported):
 
 @pytest.fixture(scope="module")
 def generator(tiny_run):
-    run = load_run(tiny_run)
-    return Generator(run.model, run.vocabulary, run.tokenizer)
+    return Generator.from_run(load_run(tiny_run))
+
+
+@pytest.fixture(scope="module")
+def decoding(tiny_run):
+    """The run's own decoding settings: the export's defaults."""
+    return configured_decoding(load_run(tiny_run).config.sample)
 
 
 def call(loaded, prompt, **settings):
@@ -70,21 +79,23 @@ def call(loaded, prompt, **settings):
             "unknown_words": [t.decode() for t in out["unknown_words"].numpy()]}
 
 
-def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(exported, generator, tmp_path):
+def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(exported, generator, decoding, tmp_path):
     prompt = "Recipe for LEMON toast |"
-    result = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW, str(exported), prompt], capture_output=True, text=True,
-                            cwd=tmp_path, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    steering = {key: getattr(decoding, key) for key in ("no_repeat_ngram", "ingredient_bias", "unlisted_penalty")}
+    result = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW, str(exported), prompt, json.dumps(steering)],
+                            capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
 
-    greedy = generator.generate(prompt, max_tokens=12, temperature=0).samples[0]
+    greedy = generator.generate(prompt, max_tokens=12, temperature=0, decoding=decoding).samples[0]
     assert output["greedy"]["tokens"] == greedy.tokens and output["greedy"]["text"] == greedy.text
     assert output["greedy"]["text"].startswith("Recipe for lemon toast |")
     assert output["serving"] == output["greedy"] | {"seed": 0}
 
     first, second = output["seeded"]
     assert first == second and first["seed"] == 7, "the same seed writes the same recipe"
-    seeded = generator.generate(prompt, max_tokens=12, temperature=1.0, seed=7).samples[0]
+    seeded = generator.generate(prompt, max_tokens=12, temperature=1.0, seed=7, decoding=decoding).samples[0]
     assert first["tokens"] == seeded.tokens, "the exported sampler draws what the Generator draws"
 
 
@@ -95,9 +106,13 @@ def test_every_weight_is_stored_once(exported, tiny_run):
 
 
 @pytest.mark.parametrize("prompt", ["recipe for", "Recipe for zucchini toast, (warm) |", "", "recipe for toast <step> a"])
-@pytest.mark.parametrize("settings", [dict(temperature=0.0), dict(temperature=0.8, top_k=5, top_p=0.9, seed=3)])
-def test_export_matches_the_generator(loaded, generator, prompt, settings):
-    generation = generator.generate(prompt, max_tokens=15, **settings)
+@pytest.mark.parametrize("settings", [
+    dict(temperature=0.0), dict(temperature=0.8, top_k=5, top_p=0.9, seed=3),
+    dict(temperature=1.0, seed=5, no_repeat_ngram=0, ingredient_bias=0.0, unlisted_penalty=0.0),
+    dict(temperature=1.0, seed=5, no_repeat_ngram=2, ingredient_bias=3.0, unlisted_penalty=float("inf")),
+])
+def test_export_matches_the_generator(loaded, generator, decoding, prompt, settings):
+    generation = generator.generate(prompt, max_tokens=15, decoding=decoding, **settings)
     expected = generation.samples[0]
     got = call(loaded, prompt, max_tokens=15, **settings)
     assert got["tokens"] == expected.tokens
@@ -120,6 +135,9 @@ def test_defaults_use_the_runs_prompt_and_a_random_seed_that_is_reported(loaded,
     (dict(top_p=0.0), "top_p must be in (0, 1]"),
     (dict(top_k=-1), "top_k must be >= 0"),
     (dict(max_tokens=0), "max_tokens must be >= 1"),
+    (dict(no_repeat_ngram=1), "no_repeat_ngram must be 0 (off) or an integer >= 2"),
+    (dict(ingredient_bias=float("nan")), "ingredient_bias must be a number >= 0"),
+    (dict(unlisted_penalty=-1.0), "unlisted_penalty must be a number >= 0"),
 ])
 def test_bad_calls_fail_in_the_graph_naming_the_argument(loaded, settings, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
@@ -177,13 +195,13 @@ def test_character_level_run_exports_and_matches_the_generator(tmp_path):
 
     (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
     config = load_config(None, TINY_OVERRIDES | {"data.path": str(tmp_path / "recipes.json"), "data.tokens": "char",
-                                                 "data.vocab_size": 60, "train.epochs": 1})
+                                                 "data.vocab_size": 60, "train.epochs": 1, "sample.no_repeat_ngram": 12})
     run_dir = train(config, tmp_path / "run", verbose=False).run_dir
     run = load_run(run_dir)
-    generator = Generator(run.model, run.vocabulary, run.tokenizer)
+    generator = Generator.from_run(run)
     loaded = tf.saved_model.load(str(export.export_run(run_dir, tmp_path / "exported")))
     for prompt in ["Recipe for toast ", "recipe for\n", ""]:
-        expected = generator.generate(prompt, max_tokens=20, temperature=0).samples[0]
+        expected = generator.generate(prompt, max_tokens=20, temperature=0, no_repeat_ngram=12).samples[0]
         got = call(loaded, prompt, max_tokens=20, temperature=0.0)
         assert got["tokens"] == expected.tokens and got["text"] == expected.text
 

@@ -105,3 +105,111 @@ def test_xla_and_graph_decoders_agree_when_greedy():
     texts = [Generator(model, VOCABULARY, jit_compile=jit).generate("recipe for", n=3, max_tokens=12, temperature=0).samples
              for jit in (False, True)]
     assert [s.tokens for s in texts[0]] == [s.tokens for s in texts[1]]
+
+
+# --- everything off is the plain sampler; requests; best of K ----------------------------------------
+
+def test_with_everything_off_the_decoder_samples_exactly_as_a_plain_loop_does():
+    """The reference: feed the prompt, then step and sample, one Python call per token."""
+    import tensorflow as tf
+
+    from recipegen.sampling import sample_next
+
+    model = model_for("lstm", 2)
+    generator = Generator(model, VOCABULARY, template="book", foods={"cake", "salt", "sugar"})
+    prompt = ["recipe", "for", "cake"]
+    for temperature, seed in [(1.0, 3), (0.7, 11), (0.0, 0)]:
+        states = generator._initial_states(tf.constant(2))
+        for token in prompt[:-1]:
+            _, states = generator._step(tf.fill([2], VOCABULARY.index(token)), states)
+        token, expected, finished = tf.fill([2], VOCABULARY.index(prompt[-1])), [[], []], [False, False]
+        for i in range(12):
+            logits, states = generator._step(token, states)
+            token = sample_next(logits + generator._banned, tf.constant([seed, i], tf.int64), temperature)
+            for row in range(2):
+                if not finished[row]:
+                    finished[row] = int(token[row]) == END_ID
+                    if not finished[row]:
+                        expected[row].append(VOCABULARY[int(token[row])])
+        generation = generator.generate(" ".join(prompt), n=2, max_tokens=12, seed=seed, temperature=temperature,
+                                        no_repeat_ngram=0, repetition_penalty=0.0, ingredient_bias=0.0,
+                                        unlisted_penalty=0.0, best_of=1)
+        assert [s.tokens for s in generation.samples] == expected
+
+
+FULL = ["", "[UNK]", END_TOKEN, "<ingredients>", "<item>", "<directions>", "<step>", "recipe", "for", "lemon", "rice",
+        "2", "eggs", "salt", "cook", "the", ".", ","]
+
+
+def full_generator(seed=0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(ModelConfig(units=6, embedding_dim=4), len(FULL))
+    return Generator(model, FULL, template="full", foods={"lemon", "rice", "egg", "salt"})
+
+
+def test_a_given_list_is_written_as_given_after_the_title_the_model_writes():
+    from recipegen.generate import Request
+
+    # Steering on: markers are then never written out of place, so the parse is the list alone.
+    generation = full_generator().generate(n=3, max_tokens=40, seed=4, temperature=1.0, ingredient_bias=1.0,
+                                           requests=[Request(ingredients=("2 eggs", "1 cup rice, rinsed"))])
+    assert generation.unknown_words == ["1", "cup", "rinsed"]
+    for sample in generation.samples:
+        assert sample.parsed.ingredients == ["2 eggs", "1 cup rice, rinsed"], "as given, even unknown words"
+        title_end = sample.tokens.index("<ingredients>")
+        assert sorted(sample.given) == list(range(title_end, title_end + 10)), "the list right after the title"
+        assert sample.written == [t for i, t in enumerate(sample.tokens) if not title_end <= i < title_end + 10]
+
+
+def test_a_given_title_comes_first_and_each_request_gets_its_own_rows():
+    from recipegen.generate import Request
+
+    requests = [Request(title="Lemon rice", ingredients=("rice", "1 lemon")), Request(title="Eggs", ingredients=("2 eggs",))]
+    generation = full_generator().generate(n=2, max_tokens=30, seed=1, requests=requests, unlisted_penalty=1.0)
+    assert [s.request for s in generation.samples] == [requests[0]] * 2 + [requests[1]] * 2
+    assert all(s.tokens[:8] == ["lemon", "rice", "<ingredients>", "rice", "<item>", "1", "lemon", "<directions>"]
+               and s.given == frozenset(range(8)) and s.parsed.title == "Lemon rice"
+               and s.parsed.ingredients == ["Rice", "1 lemon"] for s in generation.samples[:2])
+    assert all(s.parsed.title == "Eggs" and s.parsed.ingredients == ["2 eggs"] for s in generation.samples[2:])
+
+
+@pytest.mark.parametrize("template, request_, message", [
+    ("book", dict(ingredients=("2 eggs",)), "needs a run trained with the full template"),
+    ("plain", dict(title="Toast"), "a title needs a run whose template has one"),
+    ("full", dict(), "a request gives a title, ingredients or both"),
+])
+def test_requests_a_run_cannot_write_are_refused(template, request_, message):
+    from recipegen.generate import Request
+
+    generator = Generator(model_for(), VOCABULARY, template=template)
+    with pytest.raises(ValueError, match=message):
+        generator.generate(requests=[Request(**request_)])
+
+
+@pytest.mark.parametrize("setting, value", [("no_repeat_ngram", 1), ("repetition_penalty", -1.0),
+                                            ("ingredient_bias", float("inf")), ("unlisted_penalty", float("nan")),
+                                            ("best_of", 0), ("temperature", -2.0)])
+def test_decoding_settings_are_checked_once_and_named(setting, value):
+    from recipegen.generate import Decoding, SettingError
+
+    with pytest.raises(SettingError, match=setting) as raised:
+        Decoding(**{setting: value})
+    assert raised.value.setting == setting
+
+
+def test_best_of_keeps_the_candidate_that_ended_is_well_formed_uses_its_foods_then_is_likeliest():
+    from recipegen.generate import Sample
+    from recipegen.templates import ParsedRecipe
+
+    generator = full_generator()
+    listed = dict(title="Rice", ingredients=["1 cup rice", "salt"])
+    uses_both = Sample("", [], True, parsed=ParsedRecipe(**listed, directions=["Cook the rice with salt."]))
+    uses_one = Sample("", [], True, parsed=ParsedRecipe(**listed, directions=["Cook the rice."]))
+    cut_short = Sample("", [], False, parsed=ParsedRecipe(**listed, directions=["Cook the rice with salt."]))
+    likelihood = np.array([-3.0, -1.0, -0.5])
+    assert generator._best([uses_both, uses_one, cut_short], likelihood) is uses_both
+    assert generator._best([uses_one, uses_one], np.array([-2.0, -1.0])) is uses_one
+    generation = generator.generate(n=2, max_tokens=20, seed=0, best_of=3)
+    assert len(generation.samples) == 2 and generation.decoding.best_of == 3

@@ -129,6 +129,7 @@ def test_character_model_trains_on_a_play_and_writes_from_nothing(tmp_path):
     (tmp_path / "play.txt").write_text(PLAY)
     result = invoke("train", "--data", "play.txt", "--out", "run", "--quiet",
                     *tiny_set_args({"data.tokens": "char", "data.template": "plain", "data.vocab_size": 60,
+                                    "sample.no_repeat_ngram": 0,
                                     "data.validation_fraction": 0.25, "sample.prompt": "", "sample.max_tokens": 30}),
                     cwd=tmp_path)
     assert result.exit_code == 0, result.output
@@ -155,3 +156,74 @@ def test_character_model_trains_on_a_play_and_writes_from_nothing(tmp_path):
     assert result.exit_code == 0, result.output
     output = json.loads(result.stdout)
     assert output["tokens"] > 0 and output["samples"]["real"]["ended"] == 1.0
+
+
+# --- a recipe with these ingredients -----------------------------------------------------------------
+
+def test_generate_writes_a_recipe_for_a_given_list(full_run):
+    result = invoke("generate", "--model", "run", "--ingredients", "2 eggs; 1 slice bread, toasted ;;", "-n", "2",
+                    "--seed", "3", "--max-tokens", "40", "--json", cwd=full_run)
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.stdout)
+    assert output["no_repeat_ngram"] == 3 and output["ingredient_bias"] == 8.0, "the run's own settings by default"
+    for sample in output["samples"]:
+        assert sample["ingredients"] == ["2 eggs", "1 slice bread, toasted"], "empty lines dropped, commas kept"
+        assert sorted(sample["ingredients_used"] + sample["ingredients_unused"]) == sorted(sample["ingredients"])
+        assert isinstance(sample["extra_foods"], list) and isinstance(sample["title_foods_used"], list)
+
+    text = invoke("generate", "--model", "run", "--ingredients", "2 eggs; 1 slice bread", "--title", "Egg toast",
+                  "--seed", "3", "--max-tokens", "40", cwd=full_run)
+    assert text.exit_code == 0, text.output
+    assert text.stdout.startswith("Egg toast\n\nIngredients\n  - 2 eggs\n  - 1 slice bread\n\nDirections\n")
+    assert "given ingredients" in text.stdout.splitlines()[-1]
+
+
+def test_an_ingredients_file_keeps_one_line_per_line(full_run):
+    (full_run / "list.txt").write_text("2 cups stock, warm\n\n1 onion\n", encoding="utf-8")
+    result = invoke("generate", "--model", "run", "--ingredients-file", "list.txt", "--seed", "1", "--max-tokens", "30",
+                    "--json", cwd=full_run)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["samples"][0]["ingredients"] == ["2 cups stock, warm", "1 onion"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ingredients", " ; ;"], "--ingredients"),
+    (["--ingredients-file", "empty.txt"], "--ingredients-file"),
+    (["--ingredients-file", "latin1.txt"], "--ingredients-file"),
+    (["--ingredients-file", "missing.txt"], "--ingredients-file"),
+    (["--ingredients", "2 eggs", "--prompt", "recipe for"], "--prompt"),
+    (["--ingredients", "2 eggs", "--ingredients-file", "empty.txt"], "--ingredients-file"),
+    (["--title", "  "], "--title"),
+    (["--ingredients", "2 eggs", "--no-repeat-ngram", "1"], "--no-repeat-ngram"),
+    (["--ingredient-bias", "nan"], "--ingredient-bias"),
+])
+def test_bad_lists_and_settings_are_one_line_exit_2(full_run, args, message):
+    (full_run / "empty.txt").write_text("\n  \n")
+    (full_run / "latin1.txt").write_bytes("2 jalapeños\n".encode("latin-1"))
+    result = invoke("generate", "--model", "run", *args, cwd=full_run)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_run_without_an_ingredient_list_says_how_to_train_one(tiny_run, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from recipegen.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["recipegen", "generate", "--model", str(tiny_run), "--ingredients", "2 eggs"])
+    with pytest.raises(SystemExit) as exited:
+        main()  # the entry point, which prints click's usage errors as one line too
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith("Error: ")
+    assert "--ingredients" in err and "configs/full.toml" in err
+
+
+def test_evaluate_samples_reports_the_food_measures(full_run):
+    result = invoke("evaluate", "--model", "run", "--samples", "3", "--max-tokens", "30", "--no-repeat-ngram", "0",
+                    "--json", cwd=full_run)
+    assert result.exit_code == 0, result.output
+    samples = json.loads(result.stdout)["samples"]
+    assert samples["decoding"]["no_repeat_ngram"] == 0 and samples["decoding"]["unlisted_penalty"] == 8.0
+    assert {"title_foods_used", "extra_foods"} <= set(samples["real"]) and "extra_foods" in samples["by_temperature"][0]

@@ -8,6 +8,7 @@ exits 130. ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -143,15 +144,42 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
                f"held-out perplexity {m['val_perplexity']:.2f}, accuracy {m['val_accuracy']:.1%}")
 
 
+def decoding_options(command: Any) -> Any:
+    """The steering options of generate and evaluate; each defaults to the run's sample.* setting."""
+    options = [
+        click.option("--no-repeat-ngram", type=click.IntRange(min=0), metavar="N",
+                     help="Never repeat an N-token phrase within a section of a recipe; 0 = off "
+                          "(default: the run's sample.no_repeat_ngram)."),
+        click.option("--ingredient-bias", type=click.FloatRange(min=0), metavar="B",
+                     help="Steer the directions toward the foods the title and ingredient list name, until they "
+                          "use them; 0 = off (default: the run's sample.ingredient_bias)."),
+        click.option("--unlisted-penalty", type=click.FloatRange(min=0), metavar="P",
+                     help="Steer the directions away from foods the ingredient list does not name; 0 = off, inf = "
+                          "never (default: the run's sample.unlisted_penalty)."),
+        click.option("--best-of", type=click.IntRange(min=1), metavar="K",
+                     help="Sample K candidates per recipe and keep the one that holds together best "
+                          "(default: the run's sample.best_of)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.option("--model", "run_path", type=RUN_DIR,
               help="Run directory (default: the most recently saved run under ./runs).")
 @click.option("--prompt", help="How each recipe starts (default: the run's sample.prompt, usually \"recipe for\"); "
                                "\"\" starts a recipe from nothing.")
+@click.option("--ingredients", metavar="'A; B; ...'",
+              help="The recipe's ingredient list, lines separated by ';' (runs trained with the full template).")
+@click.option("--ingredients-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The recipe's ingredient list, one line per line of FILE (commas stay in their line).")
+@click.option("--title", help="The recipe's title (default: the model writes it).")
 @click.option("--temperature", "-t", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Sampling temperature; 0 is greedy (always the most likely word).")
 @click.option("--top-k", type=click.IntRange(min=1), help="Sample only among the K most likely words.")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Sample only among the most likely words whose probability adds up to P.")
+@decoding_options
 @click.option("--max-tokens", type=click.IntRange(min=1), default=200, show_default=True, help="Longest recipe, in tokens after the prompt.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True, help="How many recipes, sampled in parallel.")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
@@ -160,49 +188,95 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--xla", is_flag=True,
               help="Compile the decoder with XLA: about 1.5 s more to start, about 1.6x the tokens/s; for many or long recipes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def generate(run_path: Path | None, prompt: str | None, temperature: float, top_k: int | None, top_p: float | None,
-             max_tokens: int, count: int, seed: int | None, show_probs: int, xla: bool, as_json: bool) -> None:
+def generate(run_path: Path | None, prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
+             title: str | None, temperature: float, top_k: int | None, top_p: float | None, no_repeat_ngram: int | None,
+             ingredient_bias: float | None, unlisted_penalty: float | None, best_of: int | None, max_tokens: int,
+             count: int, seed: int | None, show_probs: int, xla: bool, as_json: bool) -> None:
     """Sample recipes from a trained model.
 
     \b
         recipegen generate --temperature 0.5
         recipegen generate --prompt "recipe for chocolate cake |" -n 3 --seed 7 --json
+        recipegen generate --ingredients "2 chicken breasts; 1 lemon; 3 cloves garlic" --title "lemon chicken"
         recipegen generate --temperature 0.8 --top-k 40 --top-p 0.9 --show-probs 5
     """
-    if not math.isfinite(temperature):
-        raise click.BadParameter(f"{temperature!r} is not a finite number", param_hint="--temperature")
+    asked = _asked_recipe(prompt, ingredients, ingredients_file, title)
     _start_tensorflow()
-    from recipegen.generate import Generator
+    from recipegen.generate import Generator, Request, SettingError
     from recipegen.run import load_run
 
+    requests = [Request(*asked)] if asked else None
     run = load_run(run_path)
-    generator = Generator(run.model, run.vocabulary, run.tokenizer, run.template, jit_compile=xla)
+    generator = Generator.from_run(run, jit_compile=xla)
     prompt = run.config.sample.prompt if prompt is None else prompt
+    settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, no_repeat_ngram=no_repeat_ngram,
+                    ingredient_bias=ingredient_bias, unlisted_penalty=unlisted_penalty, best_of=best_of)
     try:
-        generation = generator.generate(prompt, n=count, max_tokens=max_tokens, temperature=temperature,
-                                        top_k=top_k, top_p=top_p, seed=seed, show_probs=show_probs)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--prompt") from None
+        generation = generator.generate(prompt, n=count, max_tokens=max_tokens, seed=seed, show_probs=show_probs,
+                                        requests=requests, decoding=run_decoding(run, settings))
+    except SettingError as e:
+        option = "--ingredients-file" if e.setting == "ingredients" and ingredients_file else f"--{e.setting.replace('_', '-')}"
+        raise click.BadParameter(str(e), param_hint=option) from None
     if generation.unknown_words:
         click.echo(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(generation.unknown_words)}", err=True)
+    foods = run.foods()
 
     if as_json:
-        click.echo(json.dumps({
+        decoding = dataclasses.asdict(generation.decoding)
+        click.echo(json.dumps(_strict_json({
             "run": str(run.path),
             "prompt": run.tokenizer.as_string(generation.prompt_tokens),
             "unknown_words": generation.unknown_words,
-            "temperature": temperature, "top_k": top_k, "top_p": top_p,
-            "max_tokens": max_tokens, "seed": generation.seed,
-            "samples": [_sample_json(s) for s in generation.samples],
-        }, indent=2))
+            **decoding, "max_tokens": max_tokens, "seed": generation.seed,
+            "samples": [_sample_json(s, foods) for s in generation.samples],
+        }), indent=2))
         return
     for i, sample in enumerate(generation.samples):
         if i:
             click.echo()
         click.echo(_as_page(sample))
+        if sample.request is not None and sample.request.ingredients and sample.parsed is not None:
+            click.echo(_food_note(sample, foods))
         if sample.steps:
             click.echo()
             click.echo(_probability_table(sample))
+
+
+def run_decoding(run: Any, settings: dict[str, Any]) -> Any:
+    """The run's decoding settings (its config's sample.*) with the options that were given."""
+    from recipegen.generate import SettingError, configured_decoding
+
+    try:
+        return configured_decoding(run.config.sample, **settings)
+    except SettingError as e:
+        raise click.BadParameter(str(e), param_hint=f"--{e.setting.replace('_', '-')}") from None
+
+
+def _asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
+                  title: str | None) -> tuple[str | None, tuple[str, ...]] | None:
+    """The title and ingredient lines that --title and --ingredients(-file) ask for; None without them."""
+    if ingredients is not None and ingredients_file is not None:
+        raise click.UsageError("give the ingredient list once: --ingredients or --ingredients-file, not both")
+    if ingredients is None and ingredients_file is None and title is None:
+        return None
+    if prompt is not None:
+        raise click.UsageError("--prompt cannot be combined with --title or --ingredients, which write the prompt")
+    if ingredients_file is not None:
+        try:
+            lines = ingredients_file.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise click.BadParameter(f"{ingredients_file}: cannot read it ({e})", param_hint="--ingredients-file") from None
+        option = "--ingredients-file"
+    else:
+        lines = (ingredients or "").split(";")
+        option = "--ingredients"
+    lines = [" ".join(line.split()) for line in lines if line.strip()]
+    if (ingredients is not None or ingredients_file is not None) and not lines:
+        raise click.BadParameter("no ingredient in the list" + (" (separate lines with ';')" if ingredients is not None
+                                                                 else ""), param_hint=option)
+    if title is not None and not title.strip():
+        raise click.BadParameter("the title is empty", param_hint="--title")
+    return title, tuple(lines)
 
 
 @cli.command()
@@ -220,9 +294,11 @@ def generate(run_path: Path | None, prompt: str | None, temperature: float, top_
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for --samples (default: the run's seed).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Samples decoded together for --samples.")
+@decoding_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temperatures: tuple[float, ...],
-             max_tokens: int | None, seed: int | None, batch_size: int, as_json: bool) -> None:
+             max_tokens: int | None, seed: int | None, batch_size: int, no_repeat_ngram: int | None,
+             ingredient_bias: float | None, unlisted_penalty: float | None, best_of: int | None, as_json: bool) -> None:
     """Held-out perplexity and next-token accuracy, over real tokens only; with --samples, also
     measures of the text the model writes (defined in README.md, "Measures of samples").
 
@@ -248,8 +324,10 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
     result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",
                               "recipes": len(texts)} | score.as_dict()
     if sample_count:
+        decoding = run_decoding(run, dict(no_repeat_ngram=no_repeat_ngram, ingredient_bias=ingredient_bias,
+                                          unlisted_penalty=unlisted_penalty, best_of=best_of))
         result["samples"] = measure_run(run, texts, sample_count, temperatures or run.config.sample.temperatures,
-                                        max_tokens, run.config.seed if seed is None else seed, batch_size)
+                                        max_tokens, run.config.seed if seed is None else seed, batch_size, decoding)
     if as_json:
         click.echo(json.dumps(_strict_json(result), indent=2))
         return
@@ -324,16 +402,42 @@ def _strict_json(value: Any) -> Any:
     return value
 
 
-def _sample_json(sample: Any) -> dict[str, Any]:
+def _sample_json(sample: Any, foods: set[str] | None) -> dict[str, Any]:
     result: dict[str, Any] = {"text": sample.text, "tokens": len(sample.tokens), "ended": sample.ended}
     if sample.parsed:
         result |= sample.parsed.as_dict()
+        if foods is not None:
+            result |= _food_json(sample.parsed, foods)
     if sample.steps:
         result["steps"] = [
             {"token": token, "top": [{"token": t, "p": round(p, 6)} for t, p in top]}
             for token, top in zip(sample.chosen, sample.steps)
         ]
     return result
+
+
+def _food_json(recipe: Any, foods: set[str]) -> dict[str, list[str]]:
+    """Which listed ingredients and title foods the directions use, and which other foods they cook."""
+    from recipegen.measures import food_use
+
+    use = food_use(recipe, foods)
+    result = {"title_foods": use.title_foods, "title_foods_used": use.title_used}
+    if recipe.ingredients is not None:
+        result |= {"ingredients_used": use.used, "ingredients_unused": use.unused, "extra_foods": use.extra}
+    return result
+
+
+def _food_note(sample: Any, foods: set[str] | None) -> str:
+    """One line under a recipe written for a given list: what of it the directions use."""
+    from recipegen.measures import food_use
+
+    use = food_use(sample.parsed, foods)
+    note = f"(uses {len(use.used)} of {len(use.used) + len(use.unused)} given ingredients"
+    if use.unused:
+        note += f"; not: {'; '.join(use.unused)}"
+    if use.extra:
+        note += f"; other foods: {', '.join(use.extra)}"
+    return note + ")"
 
 
 def _probability_table(sample: Any) -> str:

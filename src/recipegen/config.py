@@ -25,6 +25,7 @@ from recipegen.text import TOKEN_LEVELS
 CELLS = ("lstm", "gru")
 PIPELINES = ("pack", "pad")
 STRATEGIES = ("default", "mirrored", "multiworker")
+CHAR_NGRAM = 10  # the shortest phrase, in characters, that sample.no_repeat_ngram may block at the character level
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,13 @@ class SampleConfig:
     temperatures: tuple[float, ...] = (1.0, 0.5)  # samples at every epoch end at each temperature (book: 1.0)
     count: int = 8  # samples per temperature at every epoch end, measured together (book: 1)
     max_tokens: int = 300  # longest end-of-epoch sample, in tokens (book: 100, shorter than most recipes)
+    # How every sample is decoded (generate, evaluate and export take them as their defaults; README,
+    # "Recipes that hold together"), chosen by benchmarks/coherence.py; the book has none of them.
+    no_repeat_ngram: int = 3  # never repeat a phrase of this many tokens within a section of a sample; 0 = off
+    repetition_penalty: float = 0.0  # taken off a word's logit per earlier use in the section; 0 = off
+    ingredient_bias: float = 8.0  # steer the directions toward the foods the title and list name; 0 = off
+    unlisted_penalty: float = 8.0  # and away from foods the list does not name; 0 = off, inf = never
+    best_of: int = 1  # candidates sampled per recipe, the one that holds together best kept; 1 = off
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,15 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures), "must all be >= 0"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
         ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),
+        ("sample.no_repeat_ngram", config.sample.no_repeat_ngram == 0 or config.sample.no_repeat_ngram >= 2,
+         "must be 0 (off) or at least 2"),
+        ("sample.no_repeat_ngram", config.data.tokens == "word" or not 0 < config.sample.no_repeat_ngram < CHAR_NGRAM,
+         f"counts characters with data.tokens = \"char\": use 0 (off) or at least {CHAR_NGRAM}, or a word would "
+         "never be written twice"),
+        ("sample.repetition_penalty", 0 <= config.sample.repetition_penalty < math.inf, "must be a number >= 0 (0 is off)"),
+        ("sample.ingredient_bias", 0 <= config.sample.ingredient_bias < math.inf, "must be a number >= 0 (0 is off)"),
+        ("sample.unlisted_penalty", config.sample.unlisted_penalty >= 0, "must be >= 0 (0 is off, inf never allows one)"),
+        ("sample.best_of", config.sample.best_of >= 1, "must be at least 1 (1 is off)"),
     ]
     for key, ok, problem in checks:
         if not ok:

@@ -10,6 +10,7 @@ prompt, so each figure has a yardstick beside it; ``measure_run`` does both for 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from recipegen.errors import RunError
-from recipegen.generate import Generator, Sample
+from recipegen.generate import Decoding, Generator, Sample, configured_decoding
 from recipegen.measures import SampleText, text_measures
 from recipegen.run import Run
 from recipegen.pipeline import encode, make_dataset, recipe_windows
@@ -92,14 +93,16 @@ def score_texts(
 
 
 def measure_samples(generator: Generator, prompt: str, count: int, temperature: float, max_tokens: int, seed: int,
-                    batch_size: int = 32, foods: set[str] | None = None) -> tuple[dict[str, float], list[Sample]]:
+                    batch_size: int = 32, foods: set[str] | None = None,
+                    decoding: Decoding | None = None) -> tuple[dict[str, float], list[Sample]]:
     """Sample ``count`` recipes in batches (batch i seeded with ``seed + i``) and measure them."""
     samples: list[Sample] = []
     for i, start in enumerate(range(0, count, batch_size)):
         n = min(batch_size, count - start)
-        generation = generator.generate(prompt, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed + i)
+        generation = generator.generate(prompt, n=n, max_tokens=max_tokens, seed=seed + i, decoding=decoding,
+                                        temperature=temperature)
         samples += generation.samples
-    return text_measures(samples, foods), samples
+    return text_measures([s.for_measures() for s in samples], foods), samples
 
 
 def reference_samples(texts: Sequence[str], prompt_tokens: Sequence[str], max_tokens: int, template: str,
@@ -126,10 +129,12 @@ def longest_recipe(texts: Sequence[str], tokenizer: Tokenizer) -> int:
 
 
 def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequence[float], max_tokens: int | None,
-                seed: int, batch_size: int = 32) -> dict:
+                seed: int, batch_size: int = 32, decoding: Decoding | None = None) -> dict:
     """``count`` samples of a run at each temperature, measured, and as many of ``texts`` (real
-    recipes in training form) measured alike. ``max_tokens`` defaults to the longest of ``texts``."""
-    generator = Generator(run.model, run.vocabulary, run.tokenizer, run.template)
+    recipes in training form) measured alike. ``max_tokens`` defaults to the longest of ``texts``;
+    ``decoding`` (its temperature aside) to the run's sample settings."""
+    generator = Generator.from_run(run)
+    decoding = decoding or configured_decoding(run.config.sample)
     prompt = run.config.sample.prompt
     try:
         prompt_tokens = generator.encode_prompt(prompt)[0]
@@ -140,8 +145,10 @@ def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequen
     foods = run.foods()
     by_temperature = []
     for temperature in temperatures:
-        measured, _ = measure_samples(generator, prompt, count, temperature, max_tokens, seed, batch_size, foods)
+        measured, _ = measure_samples(generator, prompt, count, temperature, max_tokens, seed, batch_size, foods,
+                                      decoding)
         by_temperature.append({"temperature": temperature} | measured)
     real = reference_samples(texts[:count], prompt_tokens, max_tokens, run.template, run.tokenizer)
-    return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed,
+    settings = {key: value for key, value in dataclasses.asdict(decoding).items() if key != "temperature"}
+    return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed, "decoding": settings,
             "by_temperature": by_temperature, "real": text_measures(real, foods)}

@@ -85,7 +85,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     Serving as well as a function of the loaded object, where a module would need each by hand.
     """
     tokenizer = run.tokenizer
-    generator = Generator(run.model, run.vocabulary, tokenizer)
+    generator = Generator.from_run(run)
+    sample = run.config.sample
     vocabulary = tf.constant(run.vocabulary)  # as the model reads it: markers are symbols at the character level
     names = tf.constant(generator.vocabulary)  # as people read it: markers by name
     ids = tf.lookup.StaticHashTable(
@@ -97,8 +98,11 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     # rather than a constant that fixes the states' shapes before the loop but not inside it.
     decode = tf.function(generator.decode)
 
-    def generate(prompt=run.config.sample.prompt, max_tokens=200, temperature=1.0, top_k=0, top_p=1.0, seed=-1):
-        max_tokens, temperature, top_k, top_p = _checked(max_tokens, temperature, top_k, top_p)
+    def generate(prompt=sample.prompt, max_tokens=200, temperature=1.0, top_k=0, top_p=1.0, seed=-1,
+                 no_repeat_ngram=sample.no_repeat_ngram, ingredient_bias=sample.ingredient_bias,
+                 unlisted_penalty=sample.unlisted_penalty):
+        max_tokens, temperature, top_k, top_p, no_repeat_ngram, ingredient_bias, unlisted_penalty = _checked(
+            max_tokens, temperature, top_k, top_p, no_repeat_ngram, ingredient_bias, unlisted_penalty)
         prompt_tokens = prompt_model_tokens(prompt, tokenizer.level)  # (tokens,) in vocabulary form
         prompt_ids = ids.lookup(prompt_tokens)
         known = tf.debugging.Assert((tf.size(prompt_ids) == 0) | tf.reduce_any(prompt_ids != UNK_ID),
@@ -108,7 +112,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         # An empty prompt starts a recipe from nothing, as in Generator.encode_prompt.
         fed = tf.cond(tf.size(prompt_ids) > 0, lambda: prompt_ids, lambda: tf.constant([end_id]))
         seed = tf.where(seed < 0, tf.random.uniform([], 0, 2**31, dtype=tf.int64), seed)
-        row = decode(fed, tf.constant(1), max_tokens, seed, temperature, top_k, top_p)["tokens"][0]  # (max_tokens,)
+        row = decode(fed, tf.constant(1), max_tokens, seed, temperature, top_k, top_p, no_repeat_ngram=no_repeat_ngram,
+                     ingredient_bias=ingredient_bias, unlisted_penalty=unlisted_penalty)["tokens"][0]  # (max_tokens,)
         ended = tf.reduce_any(row == end_id)
         length = tf.where(ended, tf.argmax(tf.cast(row == end_id, tf.int32), output_type=tf.int32), max_tokens)
         generated = row[:length]  # (steps,) without the end token
@@ -132,22 +137,32 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         tf.TensorSpec([], tf.int32, name="top_k"),
         tf.TensorSpec([], tf.float32, name="top_p"),
         tf.TensorSpec([], tf.int64, name="seed"),
+        tf.TensorSpec([], tf.int32, name="no_repeat_ngram"),
+        tf.TensorSpec([], tf.float32, name="ingredient_bias"),
+        tf.TensorSpec([], tf.float32, name="unlisted_penalty"),
     ])
     return archive
 
 
-def _checked(max_tokens, temperature, top_k, top_p) -> list[tf.Tensor]:
-    """The settings, once they pass the checks of ``check_sampling_args``: a value out of range
+def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
+    """The settings, once they pass the checks of ``generate.Decoding``: a value out of range
     raises ``InvalidArgumentError`` naming the argument, before anything uses it."""
+    max_tokens, temperature, top_k, top_p, no_repeat_ngram, ingredient_bias, unlisted_penalty = settings
     checks = [
         tf.debugging.Assert(max_tokens >= 1, ["max_tokens must be >= 1, got", max_tokens]),
         tf.debugging.Assert(tf.math.is_finite(temperature) & (temperature >= 0),
                             ["temperature must be a number >= 0 (0 means greedy), got", temperature]),
         tf.debugging.Assert(top_k >= 0, ["top_k must be >= 0 (0: no top-k filter), got", top_k]),
         tf.debugging.Assert((top_p > 0) & (top_p <= 1), ["top_p must be in (0, 1] (1: no top-p filter), got", top_p]),
+        tf.debugging.Assert((no_repeat_ngram == 0) | (no_repeat_ngram >= 2),
+                            ["no_repeat_ngram must be 0 (off) or an integer >= 2, got", no_repeat_ngram]),
+        tf.debugging.Assert(tf.math.is_finite(ingredient_bias) & (ingredient_bias >= 0),
+                            ["ingredient_bias must be a number >= 0, got", ingredient_bias]),
+        tf.debugging.Assert(unlisted_penalty >= 0, ["unlisted_penalty must be a number >= 0 (inf: never), got",
+                                                    unlisted_penalty]),
     ]
     with tf.control_dependencies(checks):
-        return [tf.identity(setting) for setting in (max_tokens, temperature, top_k, top_p)]
+        return [tf.identity(setting) for setting in settings]
 
 
 def prompt_model_tokens(prompt: tf.Tensor, level: str) -> tf.Tensor:

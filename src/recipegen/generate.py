@@ -7,6 +7,13 @@ new token is a single step of every layer. The whole loop is one ``tf.function``
 ``tf.while_loop``, so Python is not called per token, and ``n`` samples decode in parallel as
 one batch, each row stopping at its own end token.
 
+Inside the same loop (guidance.py): n-grams already written in a section can be blocked, and
+the directions steered toward the foods the title and ingredient list name. A ``Request`` gives
+a recipe's title and/or ingredient list: those tokens are *given*, written into the row at the
+right place (the list right after the title the model writes) instead of sampled. With
+``best_of`` K, each recipe is sampled K times in the same batch and the candidate that holds
+together best is kept (``measures.coherence``).
+
 With ``jit_compile=True`` XLA compiles the loop: about 1.6 times the tokens per second on CPU,
 but the compile costs over a second per prompt length, sample count and token limit, more than
 the plain graph's tracing. A one-shot ``recipegen generate`` is therefore faster without it;
@@ -15,57 +22,140 @@ XLA pays off for many or long recipes from one process (``benchmarks/generation.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from recipegen.guidance import RecipeReader, ban, repeated_ngram_bans
+from recipegen.measures import SampleText, coherence
 from recipegen.model import recurrent_layers
 from recipegen.sampling import check_sampling_args, sample_next, sampled_logits
 from recipegen.templates import ParsedRecipe, parse_recipe
-from recipegen.text import END_TOKEN, PAD_ID, RECIPE_PREFIX, UNK_ID, WORDS, Tokenizer
+from recipegen.text import (DIRECTIONS, END_TOKEN, INGREDIENTS, ITEM, MARKERS, PAD_ID, RECIPE_PREFIX, SEPARATOR,
+                            UNK_ID, WORDS, Tokenizer)
+
+MAX_TITLE_TOKENS = {"word": 30, "char": 150}  # a title the model has not closed by then is closed for it
+
+
+class SettingError(ValueError):
+    """A setting the generator cannot use; ``setting`` names it (the CLI maps it to its option):
+    a decoding setting out of range, a prompt with no known word, a request the run cannot write."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(message)
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How each next token is chosen: the sampler's settings and the steering of guidance.py.
+    Checked once, here, whoever builds it."""
+
+    temperature: float = 1.0  # divides the logits; 0 is greedy
+    top_k: int | None = None  # sample among the k most likely tokens only
+    top_p: float | None = None  # sample among the most likely tokens whose probability reaches p
+    no_repeat_ngram: int = 0  # never repeat an n-gram of this many tokens within a section; 0 = off
+    repetition_penalty: float = 0.0  # taken off a word's logit for each time the section has used it; 0 = off
+    ingredient_bias: float = 0.0  # added to the logits of foods named but not yet used by the directions
+    unlisted_penalty: float = 0.0  # taken off the logits of foods the list does not name (inf: never)
+    best_of: int = 1  # candidates sampled per recipe; the one that holds together best is kept
+
+    def __post_init__(self) -> None:
+        try:
+            check_sampling_args(self.temperature, self.top_k, self.top_p)
+        except ValueError as e:
+            raise SettingError(str(e).split(" ", 1)[0], str(e)) from None
+        if not _integer(self.no_repeat_ngram) or self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
+            raise SettingError("no_repeat_ngram", f"no_repeat_ngram must be 0 (off) or an integer >= 2, "
+                                                  f"got {self.no_repeat_ngram!r}")
+        if not _number(self.repetition_penalty) or not math.isfinite(self.repetition_penalty) or self.repetition_penalty < 0:
+            raise SettingError("repetition_penalty", f"repetition_penalty must be a number >= 0, got {self.repetition_penalty!r}")
+        if not _number(self.ingredient_bias) or not math.isfinite(self.ingredient_bias) or self.ingredient_bias < 0:
+            raise SettingError("ingredient_bias", f"ingredient_bias must be a number >= 0, got {self.ingredient_bias!r}")
+        if not _number(self.unlisted_penalty) or math.isnan(self.unlisted_penalty) or self.unlisted_penalty < 0:
+            raise SettingError("unlisted_penalty", f"unlisted_penalty must be a number >= 0 (inf: never), "
+                                                   f"got {self.unlisted_penalty!r}")
+        if not _integer(self.best_of) or self.best_of < 1:
+            raise SettingError("best_of", f"best_of must be an integer >= 1, got {self.best_of!r}")
+
+    @property
+    def steers(self) -> bool:
+        return self.ingredient_bias > 0 or self.unlisted_penalty > 0
+
+
+def configured_decoding(sample: Any, **settings: Any) -> Decoding:
+    """A run's decoding (its config's ``sample`` table), with the ``settings`` that are not None instead."""
+    configured = dict(no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
+                      ingredient_bias=sample.ingredient_bias,
+                      unlisted_penalty=sample.unlisted_penalty, best_of=sample.best_of)
+    return Decoding(**configured | {key: value for key, value in settings.items() if value is not None})
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one recipe must hold, given rather than sampled: its title, its ingredient lines, or both."""
+
+    title: str | None = None
+    ingredients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Sample:
     text: str  # the prompt and what followed, readable
-    tokens: list[str]  # generated tokens only, without the end token
+    tokens: list[str]  # the tokens after the prompt, given ones included, without the end token
     ended: bool  # the model closed the recipe itself (else it hit max_tokens)
-    # With show_probs=K: for each generated token (the end token included), the K most likely
-    # next tokens and their probabilities under the distribution that was sampled.
+    # With show_probs=K: for each token after the prompt (the end token included), the K most
+    # likely next tokens and their probabilities under the distribution that was sampled.
     steps: list[list[tuple[str, float]]] | None = None
     parsed: ParsedRecipe | None = None  # title, ingredients, steps, when the run's template has sections
+    given: frozenset[int] = frozenset()  # positions in ``tokens`` that a Request gave
+    request: Request | None = None
 
     @property
     def chosen(self) -> list[str]:
-        """The generated tokens with the end token, when the model wrote it: one per entry of ``steps``."""
+        """The tokens after the prompt with the end token, when the model wrote it: one per entry of ``steps``."""
         return self.tokens + ([END_TOKEN] if self.ended else [])
+
+    @property
+    def written(self) -> list[str]:
+        """The tokens the model wrote itself: what the measures read."""
+        return [token for i, token in enumerate(self.tokens) if i not in self.given]
+
+    def for_measures(self) -> SampleText:
+        return SampleText(tokens=self.written, ended=self.ended, parsed=self.parsed)
 
 
 @dataclass(frozen=True)
 class Generation:
     prompt_tokens: list[str]  # the prompt as the model read it
-    unknown_words: list[str]  # prompt words outside the vocabulary, read as [UNK]
+    unknown_words: list[str]  # prompt (and given) words outside the vocabulary, read as [UNK]
     seed: int
     samples: list[Sample] = field(default_factory=list)
+    decoding: Decoding = field(default_factory=Decoding)
 
 
 class Generator:
     """A compiled incremental decoder over a trained model's own layers and weights.
 
     ``tokenizer`` reads prompts and writes samples at the run's token level; with a
-    ``template`` each sample is also parsed back into a recipe.
+    ``template`` each sample is also parsed back into a recipe, and with the run's ``foods``
+    (foods.json) the directions can be steered toward the foods a recipe names.
     """
 
     def __init__(self, model: keras.Model, vocabulary: Sequence[str], tokenizer: Tokenizer = WORDS,
-                 template: str | None = None, jit_compile: bool = False):
+                 template: str | None = None, jit_compile: bool = False, foods: set[str] | None = None):
         self.tokenizer = tokenizer
         self.template = template
         self.vocabulary = [tokenizer.name(entry) for entry in vocabulary]  # markers by name at every level
         self.jit_compile = jit_compile
+        self.foods = foods
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
         if END_TOKEN not in self._ids:
             raise ValueError(f"vocabulary has no {END_TOKEN!r} token")
@@ -78,7 +168,22 @@ class Generator:
         banned = np.zeros(len(self.vocabulary), dtype=np.float32)
         banned[[PAD_ID, UNK_ID]] = -np.inf
         self._banned = tf.constant(banned)
-        self._decoders: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
+        # While a title is written before a given list, only the list's own marker may close it.
+        title_bans = np.array([token in MARKERS and token != INGREDIENTS for token in self.vocabulary])
+        self._title_bans = tf.constant(title_bans)
+        word_level = tokenizer.level == "word"
+        self.reader = RecipeReader(self.vocabulary, template, foods if word_level else None, word_level=word_level)
+        self._decoders: dict[tuple, Any] = {}
+
+    @classmethod
+    def from_run(cls, run: Any, jit_compile: bool = False) -> Generator:
+        """The generator of a loaded run (run.Run): its model, vocabulary, token level, template and foods."""
+        return cls(run.model, run.vocabulary, run.tokenizer, run.template, jit_compile=jit_compile, foods=run.foods())
+
+    @property
+    def steerable(self) -> bool:
+        """Whether foods can be steered: a word-level run with sections and food words (foods.json)."""
+        return self.reader.has_foods and self.template in ("book", "full")
 
     def encode_prompt(self, prompt: str) -> tuple[list[str], list[int], list[str]]:
         """Tokens, ids and unknown tokens of a prompt standardized exactly like training text.
@@ -92,41 +197,90 @@ class Generator:
         ids = [self._ids.get(token, UNK_ID) for token in tokens]
         unknown = [token for token, i in zip(tokens, ids) if i == UNK_ID]
         if len(unknown) == len(tokens):
-            raise ValueError(f"prompt {prompt!r} has no {self.tokenizer.level} in the model's vocabulary")
+            raise SettingError("prompt", f"prompt {prompt!r} has no {self.tokenizer.level} in the model's vocabulary")
         return tokens, ids, unknown
 
-    def generate(
-        self,
-        prompt: str = RECIPE_PREFIX,
-        n: int = 1,
-        max_tokens: int = 200,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-        show_probs: int = 0,
-    ) -> Generation:
-        check_sampling_args(temperature, top_k, top_p)
-        if isinstance(show_probs, bool) or not isinstance(show_probs, int) or show_probs < 0:
-            raise ValueError(f"show_probs must be an integer >= 0, got {show_probs!r}")
+    def given_tokens(self, request: Request) -> tuple[list[str], bool]:
+        """The tokens a request gives after the prompt "recipe for", and whether they wait for the
+        model to write a title first (a list without a title)."""
+        if request.ingredients and self.template != "full":
+            raise SettingError("ingredients", f"an ingredient list needs a run trained with the full template, not "
+                                              f"the {self.template} template: train one with --config configs/full.toml")
+        if request.title is None and not request.ingredients:
+            raise SettingError("title", "a request gives a title, ingredients or both")
+        if self.template not in ("book", "full"):
+            raise SettingError("title", f"a title needs a run whose template has one (book or full), not "
+                                        f"the {self.template} template")
+        pieces: list[str] = []
+        if request.title is not None:
+            title = " ".join(request.title.split())
+            pieces.append(f"{RECIPE_PREFIX} {title} {SEPARATOR}" if self.template == "book" else f"{RECIPE_PREFIX} {title}")
+        if self.template == "full":
+            pieces.append(INGREDIENTS)
+        if request.ingredients:
+            for i, line in enumerate(request.ingredients):
+                pieces += [ITEM, line] if i else [line]
+            pieces.append(DIRECTIONS)
+        tokens = self.tokenizer.tokens(self.tokenizer.model_text(pieces))
+        if request.title is not None:
+            tokens = tokens[len(self.tokenizer.prompt_tokens(RECIPE_PREFIX)):]
+        return tokens, request.title is None
+
+    def generate(self, prompt: str | None = RECIPE_PREFIX, n: int = 1, max_tokens: int = 200, seed: int | None = None,
+                 show_probs: int = 0, requests: Sequence[Request] | None = None, decoding: Decoding | None = None,
+                 **settings: Any) -> Generation:
+        """``n`` samples after ``prompt``, or ``n`` per request after "recipe for" with what each
+        request gives. ``settings`` are ``Decoding`` fields and override ``decoding``'s."""
+        decoding = dataclasses.replace(decoding or Decoding(), **settings)
+        if not _integer(show_probs) or show_probs < 0:
+            raise SettingError("show_probs", f"show_probs must be an integer >= 0, got {show_probs!r}")
         show_probs = min(show_probs, len(self.vocabulary))
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        if not _integer(n) or n < 1:
+            raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
+        if not _integer(max_tokens) or max_tokens < 1:
+            raise SettingError("max_tokens", f"max_tokens must be an integer >= 1, got {max_tokens!r}")
         if seed is None:
             seed = secrets.randbits(31)
-        prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt)
+        if requests is not None and not requests:
+            raise SettingError("requests", "requests: none given")
+        if requests:
+            prompt = RECIPE_PREFIX
+        prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt or "")
 
-        decode = self._decoder(float(temperature), top_k, top_p, show_probs)
-        outputs = decode(
-            tf.constant(prompt_ids, tf.int32), tf.constant(n, tf.int32), tf.constant(max_tokens, tf.int32),
-            tf.constant(seed % 2**63, tf.int64),
-        )
-        generated = outputs["tokens"].numpy()  # (n, steps)
+        copies = n * decoding.best_of  # rows per request, or in all without requests
+        row_requests: list[Request | None] = [r for r in requests for _ in range(copies)] if requests else [None] * copies
+        row_given: list[list[str]] | None = None  # each row's given tokens, as the request wrote them
+        given, waits = None, False
+        if requests:
+            given_by_request = [self.given_tokens(r) for r in requests]
+            if len({waiting for _, waiting in given_by_request}) > 1:
+                raise SettingError("requests", "requests in one call either all give a title or none does")
+            waits = given_by_request[0][1]
+            row_given = [tokens for tokens, _ in given_by_request for _ in range(copies)]
+            unknown += [token for tokens, _ in given_by_request for token in tokens if token not in self._ids]
+            given = np.full((len(row_given), max(map(len, row_given))), -1, dtype=np.int32)  # (rows, width), -1 padded
+            for row, tokens in enumerate(row_given):
+                given[row, :len(tokens)] = [self._ids.get(token, UNK_ID) for token in tokens]
 
+        decode = self._decoder(decoding, show_probs, given is not None, waits)
+        inputs = [tf.constant(prompt_ids, tf.int32), tf.constant(len(row_requests), tf.int32),
+                  tf.constant(max_tokens, tf.int32), tf.constant(seed % 2**63, tf.int64)]
+        outputs = decode(*inputs, tf.constant(given)) if given is not None else decode(*inputs)
+        candidates = self._samples(outputs, prompt_tokens, show_probs, row_requests, row_given)
+        if decoding.best_of > 1:
+            likelihood = (outputs["log_likelihood"] / tf.maximum(outputs["scored"], 1.0)).numpy()  # per sampled token
+            candidates = [self._best(candidates[i:i + decoding.best_of], likelihood[i:i + decoding.best_of])
+                          for i in range(0, len(candidates), decoding.best_of)]
+        return Generation(prompt_tokens=prompt_tokens, unknown_words=list(dict.fromkeys(unknown)), seed=seed,
+                          samples=candidates, decoding=decoding)
+
+    def _samples(self, outputs: dict[str, tf.Tensor], prompt_tokens: list[str], show_probs: int,
+                 row_requests: list[Request | None], row_given: list[list[str]] | None) -> list[Sample]:
+        """One sample per row of the decoder's outputs."""
+        generated = outputs["tokens"].numpy()  # (rows, steps)
+        given = outputs["given"].numpy() if "given" in outputs else None
         if show_probs:
-            all_top_ids = outputs["top_ids"].numpy()  # (n, steps, K)
+            all_top_ids = outputs["top_ids"].numpy()  # (rows, steps, K)
             all_top_probs = outputs["top_probs"].numpy()
         samples = []
         for row_index, row in enumerate(generated):
@@ -135,6 +289,9 @@ class Generator:
             if ended:
                 ids = ids[: ids.index(self.end_id)]
             tokens = [self.vocabulary[i] for i in ids]
+            positions = sorted(np.flatnonzero(given[row_index, :len(ids)]).tolist()) if given is not None else []
+            for position, token in zip(positions, row_given[row_index] if row_given else []):
+                tokens[position] = token  # as given, even a word the vocabulary lacks
             steps = None
             if show_probs:
                 n_steps = len(ids) + ended
@@ -145,17 +302,37 @@ class Generator:
             whole = prompt_tokens + tokens + ([END_TOKEN] if ended else [])
             parsed = parse_recipe(whole, self.template, self.tokenizer) if self.template else None
             samples.append(Sample(text=self.tokenizer.readable(whole), tokens=tokens, ended=ended, steps=steps,
-                                  parsed=parsed))
-        return Generation(prompt_tokens=prompt_tokens, unknown_words=unknown, seed=seed, samples=samples)
+                                  parsed=parsed, given=frozenset(positions),
+                                  request=row_requests[row_index]))
+        return samples
 
-    def _decoder(self, temperature: float, top_k: int | None, top_p: float | None, show_probs: int):
-        key = (temperature, top_k, top_p, show_probs)
+    def _best(self, candidates: list[Sample], likelihood: np.ndarray) -> Sample:
+        """The candidate that ended, is well formed and uses most of its foods; then the most likely."""
+        def rank(i: int) -> tuple:
+            sample = candidates[i]
+            well_formed = sample.parsed is not None and not sample.parsed.problems
+            score = coherence(sample.parsed, self.foods) if sample.parsed is not None else 0
+            return sample.ended, well_formed, score, float(likelihood[i])
+
+        return candidates[max(range(len(candidates)), key=rank)]
+
+    def _decoder(self, decoding: Decoding, show_probs: int, given: bool, waits: bool):
+        key = (float(decoding.temperature), decoding.top_k, decoding.top_p, decoding.no_repeat_ngram,
+               decoding.repetition_penalty if self.reader.reads_words else 0.0,
+               decoding.ingredient_bias if self.steerable else 0.0, decoding.unlisted_penalty if self.steerable else 0.0,
+               show_probs, given, waits, decoding.best_of > 1)
         if key not in self._decoders:
-            self._decoders[key] = tf.function(
-                lambda prompt, n, max_tokens, seed: self.decode(prompt, n, max_tokens, seed, *key),
-                reduce_retracing=True,
-                jit_compile=self.jit_compile,
-            )
+            temperature, top_k, top_p, no_repeat, repetition, bias, penalty, show, _, _, likelihood = key
+
+            def decode(prompt, n, max_tokens, seed, given_ids=None):
+                return self.decode(prompt, n, max_tokens, seed, temperature, top_k, top_p, show_probs=show,
+                                   no_repeat_ngram=no_repeat, repetition_penalty=repetition, ingredient_bias=bias,
+                                   unlisted_penalty=penalty, given=given_ids, waits=waits, likelihood=likelihood)
+
+            # Every length left open: one trace serves every prompt, batch and limit.
+            signature = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
+                         tf.TensorSpec([], tf.int64)] + ([tf.TensorSpec([None, None], tf.int32)] if given else [])
+            self._decoders[key] = tf.function(decode, input_signature=signature, jit_compile=self.jit_compile)
         return self._decoders[key]
 
     def _initial_states(self, batch: tf.Tensor) -> list[list[tf.Tensor]]:
@@ -176,42 +353,137 @@ class Generator:
 
     def decode(self, prompt: tf.Tensor, n: tf.Tensor, max_tokens: tf.Tensor, seed: tf.Tensor,
                temperature: float | tf.Tensor, top_k: int | tf.Tensor | None, top_p: float | tf.Tensor | None,
-               show_probs: int = 0) -> dict[str, tf.Tensor]:
+               show_probs: int = 0, no_repeat_ngram: int | tf.Tensor = 0, repetition_penalty: float | tf.Tensor = 0.0,
+               ingredient_bias: float | tf.Tensor = 0.0, unlisted_penalty: float | tf.Tensor = 0.0,
+               given: tf.Tensor | None = None, waits: bool = False, likelihood: bool = False) -> dict[str, tf.Tensor]:
         """The decoding loop, to run inside a ``tf.function``: prompt ids (at least one) -> (n, steps) ids.
 
-        ``generate`` traces it once per sampling setting, given as Python numbers; an exported
-        model (export.py) traces it once with the settings as scalar tensors, see sampling.py.
+        ``generate`` traces it once per setting, given as Python numbers, and leaves out of the
+        graph whatever is off; an exported model (export.py) traces it once with the settings as
+        scalar tensors, see sampling.py. ``given`` (n, width), -1 padded: tokens written into each
+        row as they are, from the first step on, or (``waits``) from when the model closes the
+        title with the list's marker. ``likelihood`` also sums each row's log-probabilities
+        (under the model, before any steering) of the tokens it sampled.
         """
+        blocks = tf.is_tensor(no_repeat_ngram) or no_repeat_ngram > 0
+        steers = self.reader.has_foods and any(tf.is_tensor(s) or s > 0 for s in (ingredient_bias, unlisted_penalty))
+        repeats = self.reader.reads_words and (tf.is_tensor(repetition_penalty) or repetition_penalty > 0)
+        reads = blocks or steers or repeats  # the reader follows sections for all three
+        prompt_length = tf.size(prompt)
+        carried: dict[str, Any] = {}
+        if reads:
+            listed = given if (given is not None and waits) else None
+            carried["reader"] = self.reader.initial_state(n, listed)
+        if repeats:
+            carried["used"] = tf.zeros(tf.stack([n, len(self.vocabulary)]))  # times each word was written in the section
+        steps = max_tokens  # the loop's length: max_tokens written tokens, and the given ones besides
+        if given is not None:
+            given_length = tf.reduce_sum(tf.cast(given >= 0, tf.int32), axis=1)  # (n,)
+            steps += tf.shape(given)[1]
+            carried["given_at"] = tf.zeros([n], tf.int32)  # the next given token of each row
+            carried["giving"] = tf.fill([n], not waits)
+            carried["written"] = tf.zeros([n], tf.int32)  # tokens each row has written itself
+            # A title the model has not closed is closed for it, leaving at least half the tokens.
+            title_limit = tf.minimum(MAX_TITLE_TOKENS[self.tokenizer.level], tf.maximum(max_tokens // 2, 1))
+        if blocks:  # each row's tokens so far, the prompt's included, -1 after them
+            carried["history"] = tf.concat([tf.fill(tf.stack([n, prompt_length]), 0) + prompt[None, :],
+                                            tf.fill(tf.stack([n, steps]), -1)], axis=1)  # (n, prompt + steps)
+        if likelihood:
+            carried["log_likelihood"] = tf.zeros([n])
+            carried["scored"] = tf.zeros([n])
+
         # Every prompt token but the last only builds state; the last one is the first input
-        # of the sampling loop, whose logits predict the first new token.
-        def feed_prompt(i, states):
+        # of the sampling loop, whose logits predict the first new token. The reader reads them all.
+        def feed_prompt(i, states, carried):
             _, states = self._step(tf.fill([n], prompt[i]), states)
-            return i + 1, states
+            if reads:
+                carried = dict(carried, reader=self.reader.observe(carried["reader"], tf.fill([n], prompt[i]), i))
+            return i + 1, states, carried
 
-        _, states = tf.while_loop(
-            lambda i, _: i < tf.size(prompt) - 1, feed_prompt, (tf.constant(0), self._initial_states(n))
-        )
+        _, states, carried = tf.while_loop(
+            lambda i, *_: i < prompt_length - 1, feed_prompt, (tf.constant(0), self._initial_states(n), carried))
+        if reads:
+            carried["reader"] = self.reader.observe(carried["reader"], tf.fill([n], prompt[-1]), prompt_length - 1)
 
-        def sample_one(i, token, states, finished, out):
+        def sample_one(i, token, states, finished, out, carried):
             logits, states = self._step(token, states)
             logits += self._banned
+            model_logits = logits
+            carried = dict(carried)
+            if steers:
+                logits = self.reader.steer(logits, carried["reader"], ingredient_bias, unlisted_penalty)
+            if repeats:
+                logits -= repetition_penalty * carried["used"]
+            if blocks:
+                position = prompt_length + i  # where the next token goes
+                since = carried["reader"]["since"]
+                bans = lambda: ban(logits, repeated_ngram_bans(carried["history"], position, since, no_repeat_ngram,
+                                                               len(self.vocabulary), self.reader.is_word))
+                logits = tf.cond(no_repeat_ngram >= 2, bans, lambda: logits) if tf.is_tensor(no_repeat_ngram) else bans()
+            if given is not None:
+                pending = carried["given_at"] < given_length
+                if waits:
+                    in_title = pending & ~carried["giving"]
+                    logits = tf.where(in_title[:, None] & self._title_bans[None, :], float("-inf"), logits)
             next_token = sample_next(logits, tf.stack([seed, tf.cast(i, tf.int64)]), temperature, top_k, top_p)
+            given_now = tf.zeros([n], tf.bool)
+            if given is not None:
+                giving = carried["giving"]
+                if waits:
+                    giving |= in_title & ((next_token == given[:, 0]) | (i >= title_limit))
+                given_now = giving & pending
+                at = tf.minimum(carried["given_at"], tf.shape(given)[1] - 1)
+                next_token = tf.where(given_now, tf.gather(given, at, batch_dims=1), next_token)
+                carried["given_at"] += tf.cast(given_now, tf.int32)
+                carried["giving"] = giving & (carried["given_at"] < given_length)
+            if likelihood:
+                scored = ~finished & ~given_now
+                log_p = tf.gather(tf.nn.log_softmax(model_logits), next_token, batch_dims=1)
+                carried["log_likelihood"] += tf.where(scored, log_p, 0.0)
+                carried["scored"] += tf.cast(scored, tf.float32)
             next_token = tf.where(finished, PAD_ID, next_token)  # rows already ended emit padding
+            if given is not None:  # a row stops once it has written max_tokens tokens itself
+                carried["written"] += tf.cast(~finished & ~given_now, tf.int32)
+                finished |= carried["written"] >= max_tokens
             finished = finished | (next_token == self.end_id)
+            if blocks:
+                at = tf.stack([tf.range(n), tf.fill([n], prompt_length + i)], axis=1)
+                carried["history"] = tf.tensor_scatter_nd_update(carried["history"], at, next_token)
+            if reads:
+                section = carried["reader"]["section"]
+                carried["reader"] = self.reader.observe(carried["reader"], next_token, prompt_length + i)
+            if repeats:
+                carried["used"] = self.reader.count_words(carried["used"], next_token,
+                                                          carried["reader"]["section"] != section)
             out = dict(out, tokens=out["tokens"].write(i, next_token))
+            if given is not None:
+                out["given"] = out["given"].write(i, given_now)
             if show_probs:
                 top = tf.math.top_k(tf.nn.softmax(sampled_logits(logits, temperature, top_k, top_p)), k=show_probs)
                 out.update(top_ids=out["top_ids"].write(i, top.indices), top_probs=out["top_probs"].write(i, top.values))
-            return i + 1, next_token, states, finished, out
+            return i + 1, next_token, states, finished, out, carried
 
         # Fixed-size arrays: slots after every row has ended are never written and read as 0.
-        out = {"tokens": tf.TensorArray(tf.int32, size=max_tokens)}
+        out = {"tokens": tf.TensorArray(tf.int32, size=steps)}
+        if given is not None:
+            out["given"] = tf.TensorArray(tf.bool, size=steps)
         if show_probs:
-            out.update(top_ids=tf.TensorArray(tf.int32, size=max_tokens), top_probs=tf.TensorArray(tf.float32, size=max_tokens))
-        _, _, _, _, out = tf.while_loop(
-            lambda i, token, states, finished, out: (i < max_tokens) & ~tf.reduce_all(finished),
+            out.update(top_ids=tf.TensorArray(tf.int32, size=steps), top_probs=tf.TensorArray(tf.float32, size=steps))
+        _, _, _, _, out, carried = tf.while_loop(
+            lambda i, token, states, finished, out, carried: (i < steps) & ~tf.reduce_all(finished),
             sample_one,
-            (tf.constant(0), tf.fill([n], prompt[-1]), states, tf.zeros([n], tf.bool), out),
+            (tf.constant(0), tf.fill([n], prompt[-1]), states, tf.zeros([n], tf.bool), out, carried),
         )
         # (steps, n, ...) -> (n, steps, ...)
-        return {name: tf.experimental.numpy.swapaxes(array.stack(), 0, 1) for name, array in out.items()}
+        result = {name: tf.experimental.numpy.swapaxes(array.stack(), 0, 1) for name, array in out.items()}
+        if likelihood:
+            result.update(log_likelihood=carried["log_likelihood"], scored=carried["scored"])
+        return result
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

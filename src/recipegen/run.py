@@ -9,7 +9,7 @@ leaves a half-written file that looks whole.
         history.csv       one row per epoch
         samples.jsonl     the TextGenerator callback's samples, sample.count per epoch and temperature
         sample_measures.csv  measures of those samples (measures.py), one row per epoch and temperature
-        foods.json        with the full template: the food words of the training ingredient lists
+        foods.json        the food words of the training recipes (foods.py), when they have ingredient lists
         metrics.json      final metrics; written last, so its presence marks a finished run
         checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
         state.json        what --resume needs besides the weights: epochs done, history, best
@@ -201,7 +201,7 @@ class Run:
         return self.config.data.template
 
     def foods(self) -> set[str] | None:
-        """The run's food words (full template only), for the ingredient measures."""
+        """The run's food words, for the food measures and steering; None where the corpus had no lists."""
         return read_foods(self.path)
 
 
@@ -247,7 +247,7 @@ def read_heldout(path: Path) -> list[str]:
 
 
 def read_foods(run_dir: Path) -> set[str] | None:
-    """The run's food words (full template only), for the ingredient measures."""
+    """The run's food words (foods.json), or None where it has none."""
     foods = read_json(run_dir / FOODS_FILE, missing_ok=True)
     return None if foods is None else set(foods)
 

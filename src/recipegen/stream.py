@@ -32,7 +32,7 @@ from recipegen import run as run_files
 from recipegen.config import Config
 from recipegen.data import JSON_SUFFIXES, check_corpus_path, describe_skips, iter_recipes
 from recipegen.errors import DataError
-from recipegen.measures import food_lexicon
+from recipegen.foods import FoodCounter
 from recipegen.pipeline import PAD_ID, adapt_vocabulary, batch_windows, make_vectorizer
 from recipegen.templates import recipe_text, template_markers
 from recipegen.text import tokenizer_for
@@ -127,7 +127,7 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
                         "or set data.stream = false")
     data = StreamedData(config, path, vocabulary or [])
     tokenizer = tokenizer_for(config.data.tokens)
-    foods: set[str] = set()
+    foods = FoodCounter()
 
     def counted_texts() -> Iterator[str]:
         """Every record passes here once: counted, split, and the first training texts adapted on."""
@@ -138,8 +138,7 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
                 data.heldout_recipes += 1
                 continue
             data.train_recipes += 1
-            if config.data.template == "full":
-                foods.update(food_lexicon(recipe.ingredients))
+            foods.add(recipe.ingredients, recipe.directions)
             if not sample or data.train_recipes <= sample:
                 yield recipe_text(recipe, config.data.template, tokenizer)
 
@@ -169,7 +168,7 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     if not data.train_recipes or not data.heldout_recipes:
         raise DataError(f"{path}: {data.train_recipes} training and {data.heldout_recipes} held-out recipes; "
                         "both need at least one (change data.validation_fraction)")
-    data.foods = foods if config.data.template == "full" else None
+    data.foods = foods.lexicon() or None
     skipped = f" ({data.skipped} records skipped: {describe_skips(data.skip_reasons)})" if data.skipped else ""
     say(f"{path}: streamed {data.recipes} recipes{skipped}; {data.train_recipes} for training, "
         f"{data.heldout_recipes} held out")

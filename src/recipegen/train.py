@@ -34,8 +34,9 @@ from recipegen.config import Config, load_config
 from recipegen.data import describe_skips, load_corpus, split_corpus
 from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import Scorer
-from recipegen.generate import Generator
-from recipegen.measures import describe_measures, food_lexicon, text_measures
+from recipegen.foods import food_lexicon
+from recipegen.generate import Decoding, Generator, configured_decoding
+from recipegen.measures import describe_measures, text_measures
 from recipegen.model import build_model, compile_model
 from recipegen.pipeline import adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts, recipe_windows
 from recipegen.stream import StreamedData, prepare_stream
@@ -54,9 +55,11 @@ class TextGenerator(keras.callbacks.Callback):
 
     def __init__(self, generator: Generator, prompt: str, temperatures: tuple[float, ...], max_tokens: int,
                  seed: int, count: int = 1, foods: set[str] | None = None, run_dir: Path | None = None,
-                 log: Log | None = None, samples: list | None = None, measures: list | None = None):
+                 log: Log | None = None, samples: list | None = None, measures: list | None = None,
+                 decoding: Decoding | None = None):
         super().__init__()
         self.generator = generator
+        self.decoding = decoding
         self.prompt = prompt
         self.temperatures = temperatures
         self.max_tokens = max_tokens
@@ -72,14 +75,13 @@ class TextGenerator(keras.callbacks.Callback):
         if getattr(self.model, "stop_training", False) and logs is not None and not _finite(logs.get("loss")):
             return  # a diverged epoch has nothing worth sampling
         for temperature in self.temperatures:
-            generation = self.generator.generate(
-                self.prompt, n=self.count, max_tokens=self.max_tokens, temperature=temperature, seed=self.seed + epoch
-            )
+            generation = self.generator.generate(self.prompt, n=self.count, max_tokens=self.max_tokens,
+                                                 seed=self.seed + epoch, decoding=self.decoding, temperature=temperature)
             for sample in generation.samples:
                 row = {"epoch": epoch + 1, "temperature": temperature, "text": sample.text,
                        "tokens": len(sample.tokens), "ended": sample.ended}
                 self.samples.append(row | (sample.parsed.as_dict() if sample.parsed else {}))
-            measured = text_measures(generation.samples, self.foods)
+            measured = text_measures([sample.for_measures() for sample in generation.samples], self.foods)
             self.measures.append({"epoch": epoch + 1, "temperature": temperature} | _rounded(measured))
             if self.log:
                 self.log(f"[epoch {epoch + 1}, temperature {temperature:g}] {_shortened(generation.samples[0].text)}")
@@ -203,7 +205,7 @@ class PreparedData:
     train_sequences: list[np.ndarray]  # token ids of each training recipe, end token included
     heldout_windows: np.ndarray  # (windows, sequence_length + 1), each held-out recipe cut on its own
     heldout_texts: list[str]
-    foods: set[str] | None = None  # full template: food words of the training ingredient lists
+    foods: set[str] | None = None  # food words of the training recipes (foods.py); None without ingredient lists
 
     @property
     def train_recipes(self) -> int:
@@ -243,12 +245,11 @@ def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log =
     say(f"vocabulary: {len(vocabulary)} {config.data.tokens} tokens; "
         f"{sum(len(ids) for ids in train_sequences):,} training tokens; {template} template, "
         f"{config.data.pipeline} pipeline, windows of {config.data.sequence_length}")
-    foods = None
-    if template == "full":
-        foods = food_lexicon(line for r in train_recipes for line in r.ingredients)
-        without = sum(not r.ingredients for r in train_recipes)
-        if without:
-            say(f"full template: {without} of {len(train_recipes)} training recipes have no ingredient list")
+    foods = food_lexicon((line for r in train_recipes for line in r.ingredients),
+                         (step for r in train_recipes for step in r.directions)) or None
+    without = sum(not r.ingredients for r in train_recipes)
+    if template == "full" and without:
+        say(f"full template: {without} of {len(train_recipes)} training recipes have no ingredient list")
     return PreparedData(corpus.source, len(corpus.recipes), corpus.skipped, vocabulary, train_sequences,
                         heldout_windows, heldout_texts, foods)
 
@@ -376,10 +377,12 @@ def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model:
          measures: list | None = None) -> TrainResult:
     heldout = data.heldout_dataset(config)
     recorder = EpochRecorder(run_dir, heldout, Scorer(model), state, config.train)
-    generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template)
+    generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template,
+                          foods=data.foods)
     sampler = TextGenerator(
         generator, config.sample.prompt, config.sample.temperatures, config.sample.max_tokens, seed=config.seed,
         count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log, samples=samples, measures=measures,
+        decoding=configured_decoding(config.sample),
     )
     # Order matters: the recorder adds validation figures to the logs before the progress bar
     # prints them, and samples print after the bar's line for the epoch; TensorBoard logs what
