@@ -43,6 +43,7 @@ result = {
     "serving": as_json(serve(prompt=tf.constant(prompt), max_tokens=tf.constant(12), temperature=tf.constant(0.0),
                              top_k=tf.constant(0), top_p=tf.constant(1.0), seed=tf.constant(0, tf.int64),
                              no_repeat_ngram=tf.constant(steering["no_repeat_ngram"]),
+                             repetition_penalty=tf.constant(steering["repetition_penalty"]),
                              ingredient_bias=tf.constant(steering["ingredient_bias"]),
                              unlisted_penalty=tf.constant(steering["unlisted_penalty"]))),
 }
@@ -81,7 +82,8 @@ def call(loaded, prompt, **settings):
 
 def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(exported, generator, decoding, tmp_path):
     prompt = "Recipe for LEMON toast |"
-    steering = {key: getattr(decoding, key) for key in ("no_repeat_ngram", "ingredient_bias", "unlisted_penalty")}
+    steering = {key: getattr(decoding, key) for key in ("no_repeat_ngram", "repetition_penalty", "ingredient_bias",
+                                                        "unlisted_penalty")}
     result = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW, str(exported), prompt, json.dumps(steering)],
                             capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
                             timeout=300)
@@ -110,6 +112,7 @@ def test_every_weight_is_stored_once(exported, tiny_run):
     dict(temperature=0.0), dict(temperature=0.8, top_k=5, top_p=0.9, seed=3),
     dict(temperature=1.0, seed=5, no_repeat_ngram=0, ingredient_bias=0.0, unlisted_penalty=0.0),
     dict(temperature=1.0, seed=5, no_repeat_ngram=2, ingredient_bias=3.0, unlisted_penalty=float("inf")),
+    dict(temperature=0.0, repetition_penalty=0.7, no_repeat_ngram=0),
 ])
 def test_export_matches_the_generator(loaded, generator, decoding, prompt, settings):
     generation = generator.generate(prompt, max_tokens=15, decoding=decoding, **settings)

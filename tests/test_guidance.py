@@ -13,6 +13,7 @@ VOCABULARY = ["", "[UNK]", END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP, "reci
               "water", "salt", "beat", "the", "add", ",", "2", "1", "cup", "(", ")", "to", "taste", "lemon", "pan", "|"]
 ID = {token: i for i, token in enumerate(VOCABULARY)}
 FOODS = {"egg", "flour", "water", "salt", "lemon"}
+HERE = tf.constant(20)  # the position of the next token: any will do but for titles
 IS_WORD = tf.constant([token.isalpha() for token in VOCABULARY], tf.float32)
 
 
@@ -133,32 +134,49 @@ def test_steering_pushes_wanted_foods_and_pushes_away_unlisted_ones():
     logits[0, ID["water"]] = 0.9  # a food the list does not name
     plain = tf.constant(logits)
     assert VOCABULARY[int(tf.argmax(plain[0]))] == "the"
-    steered = reader.steer(plain, state, 2.0, 0.0).numpy()[0]
+    steered = reader.steer(plain, state, 2.0, 0.0, HERE).numpy()[0]
     assert VOCABULARY[int(np.argmax(steered))] == "flour"
     assert steered[ID["egg"]] == steered[ID["salt"]] == 0.0, "egg is used; salt is not wanted"
-    penalized = reader.steer(plain, state, 0.0, 5.0).numpy()[0]
+    penalized = reader.steer(plain, state, 0.0, 5.0, HERE).numpy()[0]
     assert penalized[ID["water"]] == pytest.approx(0.9 - 5.0) and penalized[ID["flour"]] == 0.5
-    assert reader.steer(plain, state, 0.0, float("inf")).numpy()[0][ID["water"]] < -1e8, "inf: never"
+    assert reader.steer(plain, state, 0.0, float("inf"), HERE).numpy()[0][ID["water"]] < -1e8, "inf: never"
 
 
 def test_an_implausible_food_is_not_pushed():
     reader, state = read("recipe for <ingredients> flour <directions> beat the")
     logits = np.zeros((1, len(VOCABULARY)), np.float32)
     logits[0, ID["egg"]] = 7.0  # flour is more than 6 nats below the first choice
-    steered = reader.steer(tf.constant(logits), state, 3.0, 0.0).numpy()[0]
+    steered = reader.steer(tf.constant(logits), state, 3.0, 0.0, HERE).numpy()[0]
     assert steered[ID["flour"]] == 0.0
 
 
 def test_markers_out_of_place_are_never_written_while_steering():
     reader, state = read("recipe for <ingredients> flour <directions> beat")
-    steered = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 1.0, 0.0).numpy()[0]
+    steered = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 1.0, 0.0, HERE).numpy()[0]
     assert all(steered[ID[marker]] == float("-inf") for marker in (INGREDIENTS, ITEM, DIRECTIONS))
     assert steered[ID[STEP]] == steered[ID[END_TOKEN]] == 0.0
-    unsteered = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 0.0, 0.0).numpy()[0]
+    unsteered = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 0.0, 0.0, HERE).numpy()[0]
     assert (unsteered == 0).all(), "with both settings at 0 nothing changes"
 
 
 def test_a_given_list_checks_the_title_before_it_is_written():
     reader, state = read("recipe for", listed="<ingredients> 2 eggs <directions>")
-    logits = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 0.0, 4.0).numpy()[0]
+    logits = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 0.0, 4.0, HERE).numpy()[0]
     assert logits[ID["flour"]] == -4.0 and logits[ID["egg"]] == logits[ID["eggs"]] == 0.0
+
+
+def test_a_title_that_runs_on_is_closed_while_steering():
+    reader, state = read("recipe for lemon")
+    short = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 1.0, 0.0, tf.constant(3)).numpy()[0]
+    assert short[ID["lemon"]] == 0.0 and short[ID[INGREDIENTS]] == 0.0
+    long = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 1.0, 0.0, tf.constant(30)).numpy()[0]
+    assert [VOCABULARY[i] for i in np.flatnonzero(long > float("-inf"))] == [INGREDIENTS]
+
+
+def test_once_every_food_is_used_the_end_is_favoured():
+    reader, state = read("recipe for <ingredients> 2 eggs <directions> beat the eggs")
+    logits = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 1.0, 0.0, HERE).numpy()[0]
+    assert logits[ID[END_TOKEN]] == 2.0 and logits[ID["the"]] == 0.0
+    reader, state = read("recipe for <ingredients> <directions> beat the", listed=None)
+    logits = reader.steer(tf.zeros((1, len(VOCABULARY))), state, 1.0, 0.0, HERE).numpy()[0]
+    assert logits[ID[END_TOKEN]] == 0.0, "a recipe that named no food is not hurried to its end"

@@ -150,6 +150,9 @@ def decoding_options(command: Any) -> Any:
         click.option("--no-repeat-ngram", type=click.IntRange(min=0), metavar="N",
                      help="Never repeat an N-token phrase within a section of a recipe; 0 = off "
                           "(default: the run's sample.no_repeat_ngram)."),
+        click.option("--repetition-penalty", type=click.FloatRange(min=0), metavar="R",
+                     help="Take R off a word's logit for each time the section has used it; 0 = off "
+                          "(default: the run's sample.repetition_penalty)."),
         click.option("--ingredient-bias", type=click.FloatRange(min=0), metavar="B",
                      help="Steer the directions toward the foods the title and ingredient list name, until they "
                           "use them; 0 = off (default: the run's sample.ingredient_bias)."),
@@ -190,7 +193,8 @@ def decoding_options(command: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def generate(run_path: Path | None, prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
              title: str | None, temperature: float, top_k: int | None, top_p: float | None, no_repeat_ngram: int | None,
-             ingredient_bias: float | None, unlisted_penalty: float | None, best_of: int | None, max_tokens: int,
+             repetition_penalty: float | None, ingredient_bias: float | None, unlisted_penalty: float | None,
+             best_of: int | None, max_tokens: int,
              count: int, seed: int | None, show_probs: int, xla: bool, as_json: bool) -> None:
     """Sample recipes from a trained model.
 
@@ -202,7 +206,8 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     """
     asked = _asked_recipe(prompt, ingredients, ingredients_file, title)
     _start_tensorflow()
-    from recipegen.generate import Generator, Request, SettingError
+    from recipegen.decoding import Request, SettingError
+    from recipegen.generate import Generator
     from recipegen.run import load_run
 
     requests = [Request(*asked)] if asked else None
@@ -210,7 +215,8 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     generator = Generator.from_run(run, jit_compile=xla)
     prompt = run.config.sample.prompt if prompt is None else prompt
     settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, no_repeat_ngram=no_repeat_ngram,
-                    ingredient_bias=ingredient_bias, unlisted_penalty=unlisted_penalty, best_of=best_of)
+                    repetition_penalty=repetition_penalty, ingredient_bias=ingredient_bias,
+                    unlisted_penalty=unlisted_penalty, best_of=best_of)
     try:
         generation = generator.generate(prompt, n=count, max_tokens=max_tokens, seed=seed, show_probs=show_probs,
                                         requests=requests, decoding=run_decoding(run, settings))
@@ -244,7 +250,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
 
 def run_decoding(run: Any, settings: dict[str, Any]) -> Any:
     """The run's decoding settings (its config's sample.*) with the options that were given."""
-    from recipegen.generate import SettingError, configured_decoding
+    from recipegen.decoding import SettingError, configured_decoding
 
     try:
         return configured_decoding(run.config.sample, **settings)
@@ -298,7 +304,8 @@ def _asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temperatures: tuple[float, ...],
              max_tokens: int | None, seed: int | None, batch_size: int, no_repeat_ngram: int | None,
-             ingredient_bias: float | None, unlisted_penalty: float | None, best_of: int | None, as_json: bool) -> None:
+             repetition_penalty: float | None, ingredient_bias: float | None, unlisted_penalty: float | None,
+             best_of: int | None, as_json: bool) -> None:
     """Held-out perplexity and next-token accuracy, over real tokens only; with --samples, also
     measures of the text the model writes (defined in README.md, "Measures of samples").
 
@@ -324,8 +331,9 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
     result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",
                               "recipes": len(texts)} | score.as_dict()
     if sample_count:
-        decoding = run_decoding(run, dict(no_repeat_ngram=no_repeat_ngram, ingredient_bias=ingredient_bias,
-                                          unlisted_penalty=unlisted_penalty, best_of=best_of))
+        decoding = run_decoding(run, dict(no_repeat_ngram=no_repeat_ngram, repetition_penalty=repetition_penalty,
+                                          ingredient_bias=ingredient_bias, unlisted_penalty=unlisted_penalty,
+                                          best_of=best_of))
         result["samples"] = measure_run(run, texts, sample_count, temperatures or run.config.sample.temperatures,
                                         max_tokens, run.config.seed if seed is None else seed, batch_size, decoding)
     if as_json:

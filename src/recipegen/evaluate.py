@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from recipegen.decoding import Decoding, configured_decoding
 from recipegen.errors import RunError
-from recipegen.generate import Decoding, Generator, Sample, configured_decoding
+from recipegen.generate import Generator, Sample
 from recipegen.measures import SampleText, text_measures
 from recipegen.run import Run
 from recipegen.pipeline import encode, make_dataset, recipe_windows

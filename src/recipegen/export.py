@@ -99,10 +99,12 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     decode = tf.function(generator.decode)
 
     def generate(prompt=sample.prompt, max_tokens=200, temperature=1.0, top_k=0, top_p=1.0, seed=-1,
-                 no_repeat_ngram=sample.no_repeat_ngram, ingredient_bias=sample.ingredient_bias,
-                 unlisted_penalty=sample.unlisted_penalty):
-        max_tokens, temperature, top_k, top_p, no_repeat_ngram, ingredient_bias, unlisted_penalty = _checked(
-            max_tokens, temperature, top_k, top_p, no_repeat_ngram, ingredient_bias, unlisted_penalty)
+                 no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
+                 ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty):
+        settings = _checked(max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
+                            unlisted_penalty)
+        max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias, unlisted_penalty = (
+            settings)
         prompt_tokens = prompt_model_tokens(prompt, tokenizer.level)  # (tokens,) in vocabulary form
         prompt_ids = ids.lookup(prompt_tokens)
         known = tf.debugging.Assert((tf.size(prompt_ids) == 0) | tf.reduce_any(prompt_ids != UNK_ID),
@@ -113,7 +115,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         fed = tf.cond(tf.size(prompt_ids) > 0, lambda: prompt_ids, lambda: tf.constant([end_id]))
         seed = tf.where(seed < 0, tf.random.uniform([], 0, 2**31, dtype=tf.int64), seed)
         row = decode(fed, tf.constant(1), max_tokens, seed, temperature, top_k, top_p, no_repeat_ngram=no_repeat_ngram,
-                     ingredient_bias=ingredient_bias, unlisted_penalty=unlisted_penalty)["tokens"][0]  # (max_tokens,)
+                     repetition_penalty=repetition_penalty, ingredient_bias=ingredient_bias,
+                     unlisted_penalty=unlisted_penalty)["tokens"][0]  # (max_tokens,)
         ended = tf.reduce_any(row == end_id)
         length = tf.where(ended, tf.argmax(tf.cast(row == end_id, tf.int32), output_type=tf.int32), max_tokens)
         generated = row[:length]  # (steps,) without the end token
@@ -138,6 +141,7 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         tf.TensorSpec([], tf.float32, name="top_p"),
         tf.TensorSpec([], tf.int64, name="seed"),
         tf.TensorSpec([], tf.int32, name="no_repeat_ngram"),
+        tf.TensorSpec([], tf.float32, name="repetition_penalty"),
         tf.TensorSpec([], tf.float32, name="ingredient_bias"),
         tf.TensorSpec([], tf.float32, name="unlisted_penalty"),
     ])
@@ -147,7 +151,7 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
 def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
     """The settings, once they pass the checks of ``generate.Decoding``: a value out of range
     raises ``InvalidArgumentError`` naming the argument, before anything uses it."""
-    max_tokens, temperature, top_k, top_p, no_repeat_ngram, ingredient_bias, unlisted_penalty = settings
+    max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias, unlisted_penalty = settings
     checks = [
         tf.debugging.Assert(max_tokens >= 1, ["max_tokens must be >= 1, got", max_tokens]),
         tf.debugging.Assert(tf.math.is_finite(temperature) & (temperature >= 0),
@@ -156,6 +160,8 @@ def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
         tf.debugging.Assert((top_p > 0) & (top_p <= 1), ["top_p must be in (0, 1] (1: no top-p filter), got", top_p]),
         tf.debugging.Assert((no_repeat_ngram == 0) | (no_repeat_ngram >= 2),
                             ["no_repeat_ngram must be 0 (off) or an integer >= 2, got", no_repeat_ngram]),
+        tf.debugging.Assert(tf.math.is_finite(repetition_penalty) & (repetition_penalty >= 0),
+                            ["repetition_penalty must be a number >= 0, got", repetition_penalty]),
         tf.debugging.Assert(tf.math.is_finite(ingredient_bias) & (ingredient_bias >= 0),
                             ["ingredient_bias must be a number >= 0, got", ingredient_bias]),
         tf.debugging.Assert(unlisted_penalty >= 0, ["unlisted_penalty must be a number >= 0 (inf: never), got",

@@ -41,7 +41,7 @@ NOT_FOOD = frozenset("""
     like very up down off on over out from by than then so but here preferably used choice
     have want need around little per work doesn ingredient ingredients cooking
     cut size sized bite thick thickness thin light dark hot warm cold room temperature round long bit flavor color
-    creamy cooled boiling food
+    creamy cooled boiling food recipe recipes mashed crumbled pureed whipped juiced zested torn warmed heated chilled
 """.split())
 FOOD_RATIO = 0.1  # a food is named by ingredient lines at least this often per direction step that names it
 MAIN_SHARE = 0.05  # and is the main word of at least this share of the lines that name it

@@ -23,7 +23,6 @@ XLA pays off for many or long recipes from one process (``benchmarks/generation.
 from __future__ import annotations
 
 import dataclasses
-import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,77 +32,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipegen.guidance import RecipeReader, ban, repeated_ngram_bans
+from recipegen.decoding import Decoding, Request, SettingError, configured_decoding, is_integer
+from recipegen.guidance import MAX_TITLE_TOKENS, RecipeReader, ban, repeated_ngram_bans
 from recipegen.measures import SampleText, coherence
 from recipegen.model import recurrent_layers
-from recipegen.sampling import check_sampling_args, sample_next, sampled_logits
+from recipegen.sampling import sample_next, sampled_logits
 from recipegen.templates import ParsedRecipe, parse_recipe
 from recipegen.text import (DIRECTIONS, END_TOKEN, INGREDIENTS, ITEM, MARKERS, PAD_ID, RECIPE_PREFIX, SEPARATOR,
                             UNK_ID, WORDS, Tokenizer)
 
-MAX_TITLE_TOKENS = {"word": 30, "char": 150}  # a title the model has not closed by then is closed for it
-
-
-class SettingError(ValueError):
-    """A setting the generator cannot use; ``setting`` names it (the CLI maps it to its option):
-    a decoding setting out of range, a prompt with no known word, a request the run cannot write."""
-
-    def __init__(self, setting: str, message: str):
-        super().__init__(message)
-        self.setting = setting
-
-
-@dataclass(frozen=True)
-class Decoding:
-    """How each next token is chosen: the sampler's settings and the steering of guidance.py.
-    Checked once, here, whoever builds it."""
-
-    temperature: float = 1.0  # divides the logits; 0 is greedy
-    top_k: int | None = None  # sample among the k most likely tokens only
-    top_p: float | None = None  # sample among the most likely tokens whose probability reaches p
-    no_repeat_ngram: int = 0  # never repeat an n-gram of this many tokens within a section; 0 = off
-    repetition_penalty: float = 0.0  # taken off a word's logit for each time the section has used it; 0 = off
-    ingredient_bias: float = 0.0  # added to the logits of foods named but not yet used by the directions
-    unlisted_penalty: float = 0.0  # taken off the logits of foods the list does not name (inf: never)
-    best_of: int = 1  # candidates sampled per recipe; the one that holds together best is kept
-
-    def __post_init__(self) -> None:
-        try:
-            check_sampling_args(self.temperature, self.top_k, self.top_p)
-        except ValueError as e:
-            raise SettingError(str(e).split(" ", 1)[0], str(e)) from None
-        if not _integer(self.no_repeat_ngram) or self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
-            raise SettingError("no_repeat_ngram", f"no_repeat_ngram must be 0 (off) or an integer >= 2, "
-                                                  f"got {self.no_repeat_ngram!r}")
-        if not _number(self.repetition_penalty) or not math.isfinite(self.repetition_penalty) or self.repetition_penalty < 0:
-            raise SettingError("repetition_penalty", f"repetition_penalty must be a number >= 0, got {self.repetition_penalty!r}")
-        if not _number(self.ingredient_bias) or not math.isfinite(self.ingredient_bias) or self.ingredient_bias < 0:
-            raise SettingError("ingredient_bias", f"ingredient_bias must be a number >= 0, got {self.ingredient_bias!r}")
-        if not _number(self.unlisted_penalty) or math.isnan(self.unlisted_penalty) or self.unlisted_penalty < 0:
-            raise SettingError("unlisted_penalty", f"unlisted_penalty must be a number >= 0 (inf: never), "
-                                                   f"got {self.unlisted_penalty!r}")
-        if not _integer(self.best_of) or self.best_of < 1:
-            raise SettingError("best_of", f"best_of must be an integer >= 1, got {self.best_of!r}")
-
-    @property
-    def steers(self) -> bool:
-        return self.ingredient_bias > 0 or self.unlisted_penalty > 0
-
-
-def configured_decoding(sample: Any, **settings: Any) -> Decoding:
-    """A run's decoding (its config's ``sample`` table), with the ``settings`` that are not None instead."""
-    configured = dict(no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
-                      ingredient_bias=sample.ingredient_bias,
-                      unlisted_penalty=sample.unlisted_penalty, best_of=sample.best_of)
-    return Decoding(**configured | {key: value for key, value in settings.items() if value is not None})
-
-
-@dataclass(frozen=True)
-class Request:
-    """What one recipe must hold, given rather than sampled: its title, its ingredient lines, or both."""
-
-    title: str | None = None
-    ingredients: tuple[str, ...] = ()
+__all__ = ["Decoding", "Generation", "Generator", "Request", "Sample", "SettingError", "configured_decoding"]
 
 
 @dataclass(frozen=True)
@@ -232,12 +170,12 @@ class Generator:
         """``n`` samples after ``prompt``, or ``n`` per request after "recipe for" with what each
         request gives. ``settings`` are ``Decoding`` fields and override ``decoding``'s."""
         decoding = dataclasses.replace(decoding or Decoding(), **settings)
-        if not _integer(show_probs) or show_probs < 0:
+        if not is_integer(show_probs) or show_probs < 0:
             raise SettingError("show_probs", f"show_probs must be an integer >= 0, got {show_probs!r}")
         show_probs = min(show_probs, len(self.vocabulary))
-        if not _integer(n) or n < 1:
+        if not is_integer(n) or n < 1:
             raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
-        if not _integer(max_tokens) or max_tokens < 1:
+        if not is_integer(max_tokens) or max_tokens < 1:
             raise SettingError("max_tokens", f"max_tokens must be an integer >= 1, got {max_tokens!r}")
         if seed is None:
             seed = secrets.randbits(31)
@@ -411,7 +349,7 @@ class Generator:
             model_logits = logits
             carried = dict(carried)
             if steers:
-                logits = self.reader.steer(logits, carried["reader"], ingredient_bias, unlisted_penalty)
+                logits = self.reader.steer(logits, carried["reader"], ingredient_bias, unlisted_penalty, prompt_length + i)
             if repeats:
                 logits -= repetition_penalty * carried["used"]
             if blocks:
@@ -480,10 +418,3 @@ class Generator:
             result.update(log_likelihood=carried["log_likelihood"], scored=carried["scored"])
         return result
 
-
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -16,17 +16,9 @@ import math
 
 import tensorflow as tf
 
+from recipegen.decoding import check_sampling_args  # noqa: F401 (samplers' callers check here)
+
 NEG_INF = float("-inf")
-
-
-def check_sampling_args(temperature: float, top_k: int | None = None, top_p: float | None = None) -> None:
-    """Raise ValueError naming the argument and the value received."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
-    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
-        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
 def top_k_filter(logits: tf.Tensor, k: int | tf.Tensor) -> tf.Tensor:

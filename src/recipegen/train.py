@@ -32,10 +32,11 @@ from recipegen import distribute
 from recipegen import run as run_files
 from recipegen.config import Config, load_config
 from recipegen.data import describe_skips, load_corpus, split_corpus
+from recipegen.decoding import Decoding, configured_decoding
 from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import Scorer
 from recipegen.foods import food_lexicon
-from recipegen.generate import Decoding, Generator, configured_decoding
+from recipegen.generate import Generator
 from recipegen.measures import describe_measures, text_measures
 from recipegen.model import build_model, compile_model
 from recipegen.pipeline import adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts, recipe_windows

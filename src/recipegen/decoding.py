@@ -1,0 +1,86 @@
+"""How a recipe is decoded, and what it must hold: settings checked once, without TensorFlow.
+
+``Decoding`` gathers the sampler's settings (sampling.py) and the steering of guidance.py; every
+setting is checked when one is built, and a bad one raises ``SettingError`` naming it, which the
+CLI turns into a one-line error for the matching option. ``Request`` is a recipe's given title
+and ingredient list (generate.py writes them into the sample).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+class SettingError(ValueError):
+    """A setting the generator cannot use; ``setting`` names it (the CLI maps it to its option):
+    a decoding setting out of range, a prompt with no known word, a request the run cannot write."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(message)
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How each next token is chosen: the sampler's settings and the steering of guidance.py.
+    Checked once, here, whoever builds it."""
+
+    temperature: float = 1.0  # divides the logits; 0 is greedy
+    top_k: int | None = None  # sample among the k most likely tokens only
+    top_p: float | None = None  # sample among the most likely tokens whose probability reaches p
+    no_repeat_ngram: int = 0  # never repeat an n-gram of this many tokens within a section; 0 = off
+    repetition_penalty: float = 0.0  # taken off a word's logit for each time the section has used it; 0 = off
+    ingredient_bias: float = 0.0  # added to the logits of foods named but not yet used by the directions
+    unlisted_penalty: float = 0.0  # taken off the logits of foods the list does not name (inf: never)
+    best_of: int = 1  # candidates sampled per recipe; the one that holds together best is kept
+
+    def __post_init__(self) -> None:
+        check_sampling_args(self.temperature, self.top_k, self.top_p)
+        if not is_integer(self.no_repeat_ngram) or self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
+            raise SettingError("no_repeat_ngram", f"no_repeat_ngram must be 0 (off) or an integer >= 2, "
+                                                  f"got {self.no_repeat_ngram!r}")
+        if not is_number(self.repetition_penalty) or not math.isfinite(self.repetition_penalty) or self.repetition_penalty < 0:
+            raise SettingError("repetition_penalty", f"repetition_penalty must be a number >= 0, got {self.repetition_penalty!r}")
+        if not is_number(self.ingredient_bias) or not math.isfinite(self.ingredient_bias) or self.ingredient_bias < 0:
+            raise SettingError("ingredient_bias", f"ingredient_bias must be a number >= 0, got {self.ingredient_bias!r}")
+        if not is_number(self.unlisted_penalty) or math.isnan(self.unlisted_penalty) or self.unlisted_penalty < 0:
+            raise SettingError("unlisted_penalty", f"unlisted_penalty must be a number >= 0 (inf: never), "
+                                                   f"got {self.unlisted_penalty!r}")
+        if not is_integer(self.best_of) or self.best_of < 1:
+            raise SettingError("best_of", f"best_of must be an integer >= 1, got {self.best_of!r}")
+
+
+def configured_decoding(sample: Any, **settings: Any) -> Decoding:
+    """A run's decoding (its config's ``sample`` table), with the ``settings`` that are not None instead."""
+    configured = dict(no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
+                      ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty,
+                      best_of=sample.best_of)
+    return Decoding(**configured | {key: value for key, value in settings.items() if value is not None})
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one recipe must hold, given rather than sampled: its title, its ingredient lines, or both."""
+
+    title: str | None = None
+    ingredients: tuple[str, ...] = ()
+
+
+def check_sampling_args(temperature: float, top_k: int | None = None, top_p: float | None = None) -> None:
+    """Raise SettingError naming the argument and the value received."""
+    if not is_number(temperature) or not math.isfinite(temperature) or temperature < 0:
+        raise SettingError("temperature", f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
+    if top_k is not None and (not is_integer(top_k) or top_k < 1):
+        raise SettingError("top_k", f"top_k must be an integer >= 1, got {top_k!r}")
+    if top_p is not None and (not is_number(top_p) or not 0 < top_p <= 1):
+        raise SettingError("top_p", f"top_p must be in (0, 1], got {top_p!r}")
+
+
+def is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
