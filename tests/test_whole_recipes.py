@@ -121,7 +121,8 @@ def test_evaluate_samples_measures_samples_beside_held_out_recipes(full_run):
 
     table = invoke("evaluate", "--model", "run", "--samples", "3", "--max-tokens", "20", cwd=full_run)
     assert table.exit_code == 0, table.output
-    assert "3 samples after 'recipe for', at most 20 tokens, seed 42:" in table.stdout
+    assert "3 samples after 'recipe for', at most 20 tokens, seed 42, no_repeat_ngram 3, ingredient_bias 8, " \
+           "unlisted_penalty 8:" in table.stdout
     assert "ingredients used" in table.stdout and "real (" in table.stdout
 
 

@@ -390,8 +390,11 @@ def _measures_table(result: dict[str, Any]) -> str:
     names = [name for name in LABELS if name in result["real"]]
     width = max(len(LABELS[name]) for name in names)
     widths = [max(8, len(title)) for title, _ in columns]
+    off = {"no_repeat_ngram": 0, "repetition_penalty": 0.0, "ingredient_bias": 0.0, "unlisted_penalty": 0.0,
+           "best_of": 1, "top_k": None, "top_p": None}
+    steering = ", ".join(f"{key} {value:g}" for key, value in result["decoding"].items() if off.get(key) != value)
     lines = [f"{result['count']} samples after {result['prompt']!r}, at most {result['max_tokens']} tokens, "
-             f"seed {result['seed']}:",
+             f"seed {result['seed']}, {steering or 'plain sampling'}:",
              f"  {'':<{width}}  " + "  ".join(f"{title:>{w}}" for (title, _), w in zip(columns, widths))]
     for name in names:
         cells = (f"{format_measure(name, row[name]):>{w}}" for (_, row), w in zip(columns, widths))
