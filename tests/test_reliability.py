@@ -138,6 +138,30 @@ def test_resumed_run_matches_an_uninterrupted_one(workdir):
     assert measures[0] == measures[1]
 
 
+def test_a_run_from_before_the_steering_settings_resumes(workdir):
+    """Its config has no sample.no_repeat_ngram & co. (the defaults apply) and its sample measures
+    lack the columns added since: resuming writes them, left empty for the old epochs."""
+    from recipegen.config import load_config
+    from recipegen.train import resume, train
+
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1})
+    run = train(config, workdir / "old", verbose=False).run_dir
+    new_keys = ("no_repeat_ngram", "repetition_penalty", "ingredient_bias", "unlisted_penalty", "best_of")
+    lines = (run / "config.toml").read_text().splitlines()
+    (run / "config.toml").write_text("\n".join(line for line in lines if not line.startswith(new_keys)) + "\n")
+    rows = list(csv.DictReader((run / "sample_measures.csv").open()))
+    old_columns = [name for name in rows[0] if name not in ("title_foods_used", "extra_foods")]
+    with (run / "sample_measures.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=old_columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    assert resume(run, epochs=2, verbose=False).metrics["epochs"] == 2
+    measures = list(csv.DictReader((run / "sample_measures.csv").open()))
+    assert [m["epoch"] for m in measures] == ["1", "1", "2", "2"]
+    assert measures[0]["title_foods_used"] == "" and measures[-1]["title_foods_used"] != ""
+
+
 # --- real processes killed and resumed ----------------------------------------------------------
 
 def start_training(workdir, epochs):

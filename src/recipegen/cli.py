@@ -194,8 +194,8 @@ def decoding_options(command: Any) -> Any:
 def generate(run_path: Path | None, prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
              title: str | None, temperature: float, top_k: int | None, top_p: float | None, no_repeat_ngram: int | None,
              repetition_penalty: float | None, ingredient_bias: float | None, unlisted_penalty: float | None,
-             best_of: int | None, max_tokens: int,
-             count: int, seed: int | None, show_probs: int, xla: bool, as_json: bool) -> None:
+             best_of: int | None, max_tokens: int, count: int, seed: int | None, show_probs: int, xla: bool,
+             as_json: bool) -> None:
     """Sample recipes from a trained model.
 
     \b
@@ -219,10 +219,9 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
                     unlisted_penalty=unlisted_penalty, best_of=best_of)
     try:
         generation = generator.generate(prompt, n=count, max_tokens=max_tokens, seed=seed, show_probs=show_probs,
-                                        requests=requests, decoding=run_decoding(run, settings))
+                                        requests=requests, decoding=_run_decoding(run, settings))
     except SettingError as e:
-        option = "--ingredients-file" if e.setting == "ingredients" and ingredients_file else f"--{e.setting.replace('_', '-')}"
-        raise click.BadParameter(str(e), param_hint=option) from None
+        raise _bad_option(e, ingredients_file) from None
     if generation.unknown_words:
         click.echo(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(generation.unknown_words)}", err=True)
     foods = run.foods()
@@ -248,14 +247,20 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
             click.echo(_probability_table(sample))
 
 
-def run_decoding(run: Any, settings: dict[str, Any]) -> Any:
+def _run_decoding(run: Any, settings: dict[str, Any]) -> Any:
     """The run's decoding settings (its config's sample.*) with the options that were given."""
     from recipegen.decoding import SettingError, configured_decoding
 
     try:
         return configured_decoding(run.config.sample, **settings)
     except SettingError as e:
-        raise click.BadParameter(str(e), param_hint=f"--{e.setting.replace('_', '-')}") from None
+        raise _bad_option(e) from None
+
+
+def _bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:
+    """The library's SettingError as a one-line error for the option that set it."""
+    option = "--ingredients-file" if error.setting == "ingredients" and ingredients_file else f"--{error.setting.replace('_', '-')}"
+    return click.BadParameter(str(error), param_hint=option)
 
 
 def _asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
@@ -331,7 +336,7 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
     result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",
                               "recipes": len(texts)} | score.as_dict()
     if sample_count:
-        decoding = run_decoding(run, dict(no_repeat_ngram=no_repeat_ngram, repetition_penalty=repetition_penalty,
+        decoding = _run_decoding(run, dict(no_repeat_ngram=no_repeat_ngram, repetition_penalty=repetition_penalty,
                                           ingredient_bias=ingredient_bias, unlisted_penalty=unlisted_penalty,
                                           best_of=best_of))
         result["samples"] = measure_run(run, texts, sample_count, temperatures or run.config.sample.temperatures,
