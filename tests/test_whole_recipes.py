@@ -228,3 +228,12 @@ def test_evaluate_samples_reports_the_food_measures(full_run):
     samples = json.loads(result.stdout)["samples"]
     assert samples["decoding"]["no_repeat_ngram"] == 0 and samples["decoding"]["unlisted_penalty"] == 8.0
     assert {"title_foods_used", "extra_foods"} <= set(samples["real"]) and "extra_foods" in samples["by_temperature"][0]
+
+
+def test_a_title_alone_starts_a_book_template_recipe(tiny_run, tmp_path):
+    result = invoke("generate", "--model", tiny_run, "--title", "Buttered toast", "--seed", "2", "--max-tokens", "10",
+                    "--json", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    sample = json.loads(result.stdout)["samples"][0]
+    assert sample["text"].startswith("Recipe for buttered toast |") and sample["title"] == "Buttered toast"
+    assert sample["tokens"] <= 10 + 3, "the given title and '|' do not count against --max-tokens"

@@ -12,9 +12,9 @@ by its own text.
 - ``RecipeReader``: reads a sample as it is written, as the template parser and the measures
   (foods.py) read it afterwards: which section it is in, which foods the title and the ingredient
   list name, which of them the directions have used. ``steer`` then adds a bias to the foods the
-  directions have not used yet (and holds the end of the recipe back while any remain), and
-  subtracts a penalty from foods that the list does not name: a checklist, as in Kiddon et al.
-  (2016), kept by the decoder rather than learnt.
+  directions have not used yet where the model finds them plausible, favours the end once none
+  remain, and subtracts a penalty from foods that the list does not name: a checklist, as in
+  Kiddon et al. (2016), kept by the decoder rather than learnt.
 
 Everything derives from the token stream (prompt, given and sampled tokens alike), so the same
 steering works in ``recipegen generate``, the epoch-end samples, evaluation and the export.
@@ -117,6 +117,7 @@ class RecipeReader:
         self._misplaced = tf.constant([[token in misplaced.get(section, ()) for token in vocabulary]
                                        for section in (TITLE, LIST, STEPS)])  # (sections, vocab)
         self._token_food = tf.constant(token_food)
+        self._real_foods = tf.constant([1.0] * self.n_foods + [0.0])  # (foods + 1,): the last column is no food
 
         def id_of(*tokens: str) -> tf.Tensor:
             return tf.constant([ids[t] for t in tokens if t in ids] or [-1], tf.int32)
@@ -141,7 +142,7 @@ class RecipeReader:
             groups = tf.gather(self._token_food, tf.maximum(listed, 0))  # (batch, tokens)
             groups = tf.where(listed >= 0, groups, self.n_foods)
             allowed = tf.minimum(tf.reduce_sum(tf.one_hot(groups, self.n_foods + 1), axis=1), 1.0)
-            allowed = allowed * tf.concat([tf.ones([self.n_foods]), [0.0]], 0)  # "not a food" stays 0
+            allowed = allowed * self._real_foods
             list_known = tf.reduce_any(listed >= 0, axis=1)
         return {
             "section": tf.fill([batch], TITLE),
@@ -189,7 +190,7 @@ class RecipeReader:
             new_section = tf.where(~in_steps & _among(token, self._opens_steps), STEPS, new_section)
         else:
             new_section = section
-        wanted = wanted * tf.concat([tf.ones([self.n_foods]), [0.0]], 0)
+        wanted = wanted * self._real_foods
         return {
             "section": new_section,
             "since": tf.where(new_section != section, position + 1, state["since"]),
@@ -230,6 +231,7 @@ class RecipeReader:
         # A penalty of inf would make inf * 0 = NaN for the foods it spares: a finite one as large
         # leaves exactly zero probability all the same.
         penalty = tf.minimum(tf.cast(penalty, tf.float32), 1e9)
+
         def spread(per_food):  # (batch, foods) -> (batch, vocab), 0 for tokens that are not foods
             per_column = tf.concat([per_food, tf.zeros_like(per_food[:, :1])], axis=1)
             # Gathering rows of the transpose is several times faster on CPU than gathering columns.
