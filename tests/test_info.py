@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from recipegen.cli import cli
 from recipegen.info import describe_run
 from recipegen.run import file_digest, load_run, read_heldout
-from recipegen.text import training_text
+from recipegen.templates import Recipe, recipe_text
+from recipegen.text import WORDS
 
 from conftest import RECIPES, TINY_OVERRIDES
 
@@ -29,7 +30,7 @@ def info(*args):
 def training_words(run_dir):
     """Each training recipe's words, from the recipes themselves: all of them minus the held-out ones."""
     heldout = set(read_heldout(run_dir))
-    return [text.split() for text in (training_text(r["title"], r["directions"]) for r in RECIPES) if text not in heldout]
+    return [text.split() for text in (recipe_text(Recipe(r["title"], tuple(r["directions"])), "book", WORDS) for r in RECIPES) if text not in heldout]
 
 
 def test_json_agrees_with_the_run(tiny_run):

@@ -1,7 +1,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recipegen.text import END_TOKEN, detokenize, format_recipe, standardize, tokenize, training_text
+from recipegen.templates import Recipe, recipe_pieces, recipe_text
+from recipegen.text import END_TOKEN, WORDS, detokenize, standardize, tokenize
 
 
 def test_punctuation_becomes_tokens_and_case_folds():
@@ -9,13 +10,14 @@ def test_punctuation_becomes_tokens_and_case_folds():
 
 
 def test_prompt_and_training_text_share_one_standard_form():
-    text = training_text("Chocolate Cake", ["Melt the butter."])
+    text = recipe_text(Recipe("Chocolate Cake", ("Melt the butter.",)), "book", WORDS)
     assert text.startswith(standardize("Recipe for CHOCOLATE   cake |"))
     assert text.endswith(" " + END_TOKEN)
 
 
-def test_format_recipe_is_the_books_template():
-    assert format_recipe(" Toast ", ["Toast bread.", "Butter it. "]) == "Recipe for Toast | Toast bread. Butter it."
+def test_the_book_template_is_the_books():
+    assert recipe_pieces(Recipe(" Toast ", ("Toast bread.", "Butter it.")), "book")[0] == (
+        "Recipe for Toast | Toast bread. Butter it.")
 
 
 def test_detokenize_reattaches_punctuation():

@@ -10,7 +10,8 @@ from recipegen.generate import Generator
 from recipegen.run import load_run, prepare_run_dir, read_heldout
 from recipegen.train import TextGenerator
 
-from recipegen.text import training_text
+from recipegen.templates import Recipe, recipe_text
+from recipegen.text import WORDS
 
 from conftest import RECIPES, TINY_OVERRIDES
 
@@ -51,7 +52,7 @@ def test_heldout_recipes_are_not_in_the_vocabulary_source(tiny_run):
     """The vocabulary is adapted on training recipes only: a word only held-out recipes use is unknown."""
     run = load_run(tiny_run)
     heldout = set(read_heldout(tiny_run))
-    all_texts = {training_text(r["title"], r["directions"]) for r in RECIPES}
+    all_texts = {recipe_text(Recipe(r["title"], tuple(r["directions"])), "book", WORDS) for r in RECIPES}
     heldout_words = {w for text in heldout for w in text.split()}
     train_words = {w for text in all_texts - heldout for w in text.split()}
     assert heldout_words - train_words, "the tiny corpus should have held-out-only words"

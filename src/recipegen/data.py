@@ -23,18 +23,12 @@ from typing import Any
 import numpy as np
 
 from recipegen.errors import DataError
+from recipegen.templates import Recipe
 from recipegen.text import RECIPE_PREFIX
 
 JSON_SUFFIXES = (".json",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TEXT_SUFFIXES = (".txt", ".text")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    title: str
-    directions: tuple[str, ...]
-    ingredients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

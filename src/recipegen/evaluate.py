@@ -23,33 +23,10 @@ from recipegen.errors import RunError
 from recipegen.generate import Generator, Sample
 from recipegen.measures import SampleText, text_measures
 from recipegen.run import Run
+from recipegen.score import Score
 from recipegen.pipeline import encode, make_dataset, recipe_windows
 from recipegen.templates import parse_recipe
 from recipegen.text import END_TOKEN, WORDS, Tokenizer
-
-
-@dataclass(frozen=True)
-class Score:
-    total_loss: float  # summed negative log-likelihood, in nats
-    tokens: int  # real target tokens scored
-    correct: int  # targets that were the model's most likely token
-
-    @property
-    def loss(self) -> float:
-        return self.total_loss / self.tokens if self.tokens else float("nan")
-
-    @property
-    def perplexity(self) -> float:
-        if not self.tokens:
-            return float("nan")
-        return math.exp(self.loss) if self.loss < 709 else float("inf")  # exp overflows a float past ~709.78
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.tokens if self.tokens else float("nan")
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"perplexity": self.perplexity, "loss": self.loss, "accuracy": self.accuracy, "tokens": self.tokens}
 
 
 class Scorer:

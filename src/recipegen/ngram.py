@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from recipegen.evaluate import Score
+from recipegen.score import Score
 
 START = -1  # context padding before a recipe's first token; never a target
 

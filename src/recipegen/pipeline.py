@@ -25,8 +25,7 @@ import tensorflow as tf
 import keras
 
 from recipegen.config import PIPELINES
-from recipegen.data import Recipe
-from recipegen.templates import recipe_text
+from recipegen.templates import Recipe, recipe_text
 from recipegen.text import END_TOKEN, PAD_ID, WORDS, Tokenizer
 
 

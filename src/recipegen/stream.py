@@ -33,9 +33,9 @@ from recipegen.config import Config
 from recipegen.data import JSON_SUFFIXES, check_corpus_path, describe_skips, iter_recipes
 from recipegen.errors import DataError
 from recipegen.foods import FoodCounter
-from recipegen.pipeline import PAD_ID, adapt_vocabulary, batch_windows, make_vectorizer
+from recipegen.pipeline import adapt_vocabulary, batch_windows, make_vectorizer
 from recipegen.templates import recipe_text, template_markers
-from recipegen.text import tokenizer_for
+from recipegen.text import PAD_ID, tokenizer_for
 
 TEXTS_PER_BATCH = 256  # texts vectorized together in the pipeline
 WINDOW_SHUFFLE = 1024  # windows shuffled again after packing, so one batch mixes recipes

@@ -21,10 +21,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from recipegen.data import Recipe
 from recipegen.text import DIRECTIONS, END_TOKEN, INGREDIENTS, ITEM, RECIPE_PREFIX, SEPARATOR, STEP, Tokenizer
 
 TEMPLATES = ("book", "full", "plain")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe record as a corpus holds it (data.py reads it; the templates write it as text)."""
+
+    title: str
+    directions: tuple[str, ...]
+    ingredients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,6 @@ def recipe_text(recipe: Recipe, template: str, tokenizer: Tokenizer) -> str:
 def template_markers(template: str) -> tuple[str, ...]:
     """Markers the vocabulary must hold for this template, however rare they are."""
     return (END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP) if template == "full" else (END_TOKEN,)
-
-
-def has_sections(template: str) -> bool:
-    return template in ("book", "full")
 
 
 def parse_recipe(tokens: Sequence[str], template: str, tokenizer: Tokenizer) -> ParsedRecipe | None:

@@ -147,18 +147,6 @@ def tokenizer_for(level: str) -> Tokenizer:
     return WORDS if level == "word" else CHARS
 
 
-def format_recipe(title: str, directions: Sequence[str] | str) -> str:
-    """``Recipe for <title> | <directions joined>``, the book's template, not yet standardized."""
-    if not isinstance(directions, str):
-        directions = " ".join(step.strip() for step in directions)
-    return f"Recipe for {title.strip()} {SEPARATOR} {directions.strip()}"
-
-
-def training_text(title: str, directions: Sequence[str] | str) -> str:
-    """A recipe as the model is trained on it: standardized and closed by the end token."""
-    return f"{standardize(format_recipe(title, directions))} {END_TOKEN}"
-
-
 def detokenize(tokens: Iterable[str]) -> str:
     """Readable text from tokens: punctuation re-attached, sentences capitalized, stops at the end token."""
     words: list[str] = []

@@ -1,0 +1,37 @@
+"""The house's import rules: the stages that need no TensorFlow never load it, and no stage imports the CLI."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "recipegen"
+WITHOUT_TENSORFLOW = ["config", "text", "templates", "measures", "ngram", "foods", "decoding", "score", "data", "errors"]
+
+
+@pytest.mark.parametrize("module", WITHOUT_TENSORFLOW)
+def test_module_loads_no_tensorflow(module):
+    code = f"import sys, recipegen.{module}; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"], f"recipegen.{module} imports TensorFlow or Keras"
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("recipegen"):
+            names.add(node.module)
+            names.update(f"recipegen.{alias.name}" for alias in node.names if node.module == "recipegen")
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("recipegen"))
+    return names
+
+
+def test_no_stage_imports_the_cli_or_the_rendering():
+    for path in PACKAGE.glob("*.py"):
+        if path.stem in ("cli", "__main__", "render"):
+            continue
+        assert not imported_modules(path) & {"recipegen.cli", "recipegen.render"}, path.name
