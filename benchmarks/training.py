@@ -57,7 +57,8 @@ def main() -> int:
     from recipegen.ngram import KneserNeyTrigram
     from recipegen.pipeline import PAD_ID, count_targets, epoch_windows, make_dataset, pad_windows
     from recipegen.run import load_run
-    from recipegen.train import prepare_data, train
+    from recipegen.prepare import prepare_data
+    from recipegen.train import train
 
     work = Path(tempfile.mkdtemp(prefix="recipegen-bench-"))
     data_path = args.data

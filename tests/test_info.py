@@ -74,7 +74,7 @@ def test_text_names_every_figure(tiny_run):
 
 def test_out_of_vocabulary_rate_counts_unk_among_training_tokens(tiny_run, tmp_path):
     """The same run re-tokenized with a vocabulary too small for it: many words become [UNK]."""
-    from recipegen.train import prepare_data, save_tokens
+    from recipegen.prepare import prepare_data, save_tokens
 
     run_dir = shutil.copytree(tiny_run, tmp_path / "run")
     config = load_run(run_dir).config

@@ -4,11 +4,11 @@ import math
 
 import pytest
 
+from recipegen.callbacks import TextGenerator
 from recipegen.errors import RunError
 from recipegen.evaluate import score_texts
 from recipegen.generate import Generator
 from recipegen.run import load_run, prepare_run_dir, read_heldout
-from recipegen.train import TextGenerator
 
 from recipegen.templates import Recipe, recipe_text
 from recipegen.text import WORDS
@@ -124,7 +124,7 @@ def test_plateau_cuts_the_learning_rate_and_early_stopping_ends_the_run(tmp_path
 
 def test_progress_bar_counts_epochs_out_of_the_run():
     """fit runs once per epoch, with epochs=epoch+1; the bar still says "Epoch 3/40"."""
-    from recipegen.train import RunProgress
+    from recipegen.callbacks import RunProgress
 
     progress = RunProgress(40)
     progress.set_params({"verbose": 1, "epochs": 3, "steps": 5})

@@ -48,7 +48,7 @@ def held_out(position: int, seed: int, fraction: float) -> bool:
 
 @dataclass
 class StreamedData:
-    """A corpus read on demand; the same interface as ``train.PreparedData`` for ``train._fit``."""
+    """A corpus read on demand: a ``prepare.PreparedCorpus``, like ``prepare.InMemoryData``."""
 
     config: Config
     path: Path

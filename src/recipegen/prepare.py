@@ -1,0 +1,194 @@
+"""A corpus made ready for training, held in memory or streamed: one way in, one interface out.
+
+``prepare(config)`` reads the corpus a config names, holds out a share of *recipes* (never of
+windows), adapts the vocabulary on the training recipes only and returns a ``PreparedCorpus``:
+
+- ``InMemoryData`` (this module): every recipe tokenized once, whole, kept as token ids; each
+  epoch shuffles every recipe. Fast and exact.
+- ``stream.StreamedData`` (``data.stream = true``): the corpus read a record at a time, every
+  time it is needed, so memory stays flat however large it is.
+
+Training only uses what the protocol names. ``write_corpus_files`` writes what a run keeps of its
+corpus, and ``resume_data`` is the one place where a resumed run's corpus is checked against the
+fingerprint the run recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import tensorflow as tf
+
+from recipegen import run as run_files
+from recipegen.config import Config
+from recipegen.data import describe_skips, load_corpus, split_corpus
+from recipegen.errors import RunError
+from recipegen.foods import food_lexicon
+from recipegen.pipeline import (adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts,
+                                recipe_windows)
+from recipegen.stream import StreamedData, prepare_stream
+from recipegen.templates import template_markers
+from recipegen.text import tokenizer_for
+
+Log = Callable[[str], None]
+
+
+class PreparedCorpus(Protocol):
+    """What training needs of a corpus, in memory or streamed."""
+
+    vocabulary: list[str]
+    foods: set[str] | None  # the food words of the training recipes (foods.py); None without ingredient lists
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def recipes(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def train_recipes(self) -> int: ...
+    @property
+    def heldout_recipes(self) -> int: ...
+
+    def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int | None]:
+        """One epoch's batches of (inputs, targets, weights), and their real tokens when known ahead."""
+
+    def heldout_dataset(self, config: Config) -> tf.data.Dataset:
+        """The held-out recipes' windows, each recipe cut on its own."""
+
+    def save(self, run_dir: Path) -> None:
+        """Write the held-out texts and the corpus's fingerprint into a new run."""
+
+
+@dataclass(frozen=True)
+class InMemoryData:
+    source: str
+    recipes: int
+    skipped: int
+    vocabulary: list[str]
+    train_sequences: list[np.ndarray]  # token ids of each training recipe, end token included
+    heldout_windows: np.ndarray  # (windows, sequence_length + 1), each held-out recipe cut on its own
+    heldout_texts: list[str]
+    foods: set[str] | None = None
+
+    @property
+    def train_recipes(self) -> int:
+        return len(self.train_sequences)
+
+    @property
+    def heldout_recipes(self) -> int:
+        return len(self.heldout_texts)
+
+    def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int]:
+        """One epoch's batches, in an order that depends on (seed, epoch) alone, and their real tokens."""
+        windows = epoch_windows(self.train_sequences, config.data.sequence_length, config.data.pipeline,
+                                seed=(config.seed, epoch))
+        if config.train.steps_per_epoch:
+            windows = windows[: config.train.steps_per_epoch * config.train.batch_size]
+        return make_dataset(windows, config.train.batch_size), count_targets(windows)
+
+    def heldout_dataset(self, config: Config) -> tf.data.Dataset:
+        return make_dataset(self.heldout_windows, config.train.batch_size)
+
+    def save(self, run_dir: Path) -> None:
+        run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in self.heldout_texts))
+        save_tokens(self, run_dir, run_files.file_digest(Path(self.source)))
+
+
+def prepare(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> PreparedCorpus:
+    """The corpus of ``config``, streamed (``data.stream``) or in memory; ``vocabulary`` is adapted unless given."""
+    if config.data.stream:
+        return prepare_stream(config, vocabulary=vocabulary, say=say)
+    return prepare_data(config, vocabulary=vocabulary, say=say)
+
+
+def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> InMemoryData:
+    """Corpus -> split -> vocabulary (adapted on training recipes, unless given) -> token ids."""
+    corpus = load_corpus(config.data.path)
+    train_recipes, heldout_recipes = split_corpus(corpus.recipes, config.data.validation_fraction, config.seed)
+    skipped = f" ({corpus.skipped} records skipped: {describe_skips(corpus.skip_reasons)})" if corpus.skipped else ""
+    say(f"{corpus.source}: {len(corpus.recipes)} recipes{skipped}; "
+        f"{len(train_recipes)} for training, {len(heldout_recipes)} held out")
+    template, tokenizer = config.data.template, tokenizer_for(config.data.tokens)
+    train_texts = recipe_texts(train_recipes, template, tokenizer)
+    heldout_texts = recipe_texts(heldout_recipes, template, tokenizer)
+    if vocabulary is None:
+        sample = train_texts[: config.data.vocab_sample] if config.data.vocab_sample else train_texts
+        vocabulary = adapt_vocabulary(sample, config.data.vocab_size, tokenizer, template_markers(template))
+    train_sequences = encode(train_texts, vocabulary, tokenizer)
+    heldout_windows = recipe_windows(encode(heldout_texts, vocabulary, tokenizer), config.data.sequence_length)
+    say(f"vocabulary: {len(vocabulary)} {config.data.tokens} tokens; "
+        f"{sum(len(ids) for ids in train_sequences):,} training tokens; {template} template, "
+        f"{config.data.pipeline} pipeline, windows of {config.data.sequence_length}")
+    foods = food_lexicon((line for r in train_recipes for line in r.ingredients),
+                         (step for r in train_recipes for step in r.directions)) or None
+    without = sum(not r.ingredients for r in train_recipes)
+    if template == "full" and without:
+        say(f"full template: {without} of {len(train_recipes)} training recipes have no ingredient list")
+    return InMemoryData(corpus.source, len(corpus.recipes), corpus.skipped, vocabulary, train_sequences,
+                        heldout_windows, heldout_texts, foods)
+
+
+def write_corpus_files(data: PreparedCorpus, run_dir: Path) -> None:
+    """What a new run keeps of its corpus: the vocabulary, the held-out texts and the fingerprint
+    (with the token cache in memory), and the food words."""
+    run_files.write_json(run_dir / run_files.VOCABULARY_FILE, data.vocabulary)
+    data.save(run_dir)
+    if data.foods is not None:
+        run_files.write_json(run_dir / run_files.FOODS_FILE, sorted(data.foods))
+
+
+def save_tokens(data: InMemoryData, run_dir: Path, corpus_digest: str) -> None:
+    """Cache the tokenized corpus in the run, so --resume does not read and tokenize it again."""
+    lengths = np.array([len(ids) for ids in data.train_sequences], dtype=np.int64)
+    flat = np.concatenate(data.train_sequences) if data.train_sequences else np.zeros(0, np.int32)
+    run_files.save_arrays(run_dir / run_files.TOKENS_FILE, train_ids=flat, train_lengths=lengths,
+                          heldout_windows=data.heldout_windows)
+    meta = {"corpus_sha256": corpus_digest, "source": data.source, "recipes": data.recipes, "skipped": data.skipped}
+    run_files.write_json(run_dir / run_files.TOKENS_META_FILE, meta)
+
+
+def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None) -> PreparedCorpus:
+    """The corpus of a run being resumed, with the run's own vocabulary and food words.
+
+    A streamed corpus is read again and must be the one the run started with. In memory, the
+    run's token cache serves while the corpus is unchanged (or gone); a changed corpus is read
+    again and refused if its held-out recipes differ from the run's.
+    """
+    vocabulary = run_files.read_json(run_dir / run_files.VOCABULARY_FILE)
+    if config.data.stream:
+        meta = run_files.read_json(run_dir / run_files.TOKENS_META_FILE)
+        if run_files.file_digest(Path(config.data.path)) != meta["corpus_sha256"]:
+            raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started; start a new run instead")
+        data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say)
+        data.heldout_file = run_dir / run_files.HELDOUT_FILE
+    else:
+        data = load_tokens(run_dir, config, vocabulary, say)
+        if data is None:
+            data = prepare_data(config, vocabulary=vocabulary, say=say)
+            if data.heldout_texts != run_files.read_heldout(run_dir):
+                raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
+                               "(its held-out recipes differ); start a new run instead")
+    foods = run_files.read_foods(run_dir)
+    return dataclasses.replace(data, foods=foods) if foods is not None else data
+
+
+def load_tokens(run_dir: Path, config: Config, vocabulary: list[str], say: Log) -> InMemoryData | None:
+    """The cached tokens of a run, or None when the cache is missing or the corpus changed."""
+    meta_file, tokens_file = run_dir / run_files.TOKENS_META_FILE, run_dir / run_files.TOKENS_FILE
+    if not (meta_file.is_file() and tokens_file.is_file()):
+        return None
+    meta = run_files.read_json(meta_file)
+    corpus = Path(config.data.path)
+    if corpus.is_file() and meta["corpus_sha256"] != run_files.file_digest(corpus):
+        return None
+    arrays = np.load(tokens_file)
+    train_sequences = np.split(arrays["train_ids"], np.cumsum(arrays["train_lengths"])[:-1])
+    say(f"{meta['source']}: {'unchanged' if corpus.is_file() else 'gone'}; using the run's tokenized corpus")
+    return InMemoryData(meta["source"], meta["recipes"], meta["skipped"], vocabulary, train_sequences,
+                        arrays["heldout_windows"], run_files.read_heldout(run_dir))
