@@ -26,9 +26,9 @@ def test_incremental_steps_match_the_full_sequence_model(cell, layers):
     generator = Generator(model, VOCABULARY)
     prefix = np.array([[3, 4, 5, 6, 7, 10, 9, 8]], dtype=np.int32)
     full = model(prefix).numpy()[0]  # (time, vocab)
-    states = generator._initial_states(tf.constant(1))
+    states = generator.decoder.initial_states(tf.constant(1))
     for t in range(prefix.shape[1]):
-        logits, states = generator._step(tf.constant(prefix[:, t]), states)
+        logits, states = generator.decoder.step(tf.constant(prefix[:, t]), states)
         np.testing.assert_allclose(logits.numpy()[0], full[t], atol=1e-5)
 
 
@@ -119,13 +119,13 @@ def test_with_everything_off_the_decoder_samples_exactly_as_a_plain_loop_does():
     generator = Generator(model, VOCABULARY, template="book", foods={"cake", "salt", "sugar"})
     prompt = ["recipe", "for", "cake"]
     for temperature, seed in [(1.0, 3), (0.7, 11), (0.0, 0)]:
-        states = generator._initial_states(tf.constant(2))
+        states = generator.decoder.initial_states(tf.constant(2))
         for token in prompt[:-1]:
-            _, states = generator._step(tf.fill([2], VOCABULARY.index(token)), states)
+            _, states = generator.decoder.step(tf.fill([2], VOCABULARY.index(token)), states)
         token, expected, finished = tf.fill([2], VOCABULARY.index(prompt[-1])), [[], []], [False, False]
         for i in range(12):
-            logits, states = generator._step(token, states)
-            token = sample_next(logits + generator._banned, tf.constant([seed, i], tf.int64), temperature)
+            logits, states = generator.decoder.step(token, states)
+            token = sample_next(logits + generator.decoder.banned, tf.constant([seed, i], tf.int64), temperature)
             for row in range(2):
                 if not finished[row]:
                     finished[row] = int(token[row]) == END_ID

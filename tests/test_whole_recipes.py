@@ -7,8 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from recipegen.cli import _as_page, cli
+from recipegen.cli import cli
 from recipegen.generate import Sample
+from recipegen.render import as_page
 from recipegen.templates import ParsedRecipe
 
 from conftest import RECIPES, tiny_set_args
@@ -90,12 +91,12 @@ def test_a_prompt_can_open_a_section_with_its_marker(full_run):
 def test_plain_output_is_a_recipe_page():
     parsed = ParsedRecipe(title="Lemon rice", ingredients=["1 cup rice", "1 lemon"],
                           directions=["Rinse the rice.", "Simmer with the lemon."])
-    page = _as_page(Sample(text="...", tokens=[], ended=True, parsed=parsed))
+    page = as_page(Sample(text="...", tokens=[], ended=True, parsed=parsed))
     assert page == ("Lemon rice\n\nIngredients\n  - 1 cup rice\n  - 1 lemon\n\n"
                     "Directions\n  1. Rinse the rice.\n  2. Simmer with the lemon.")
-    cut = _as_page(Sample(text="...", tokens=[], ended=False, parsed=ParsedRecipe("Soup", [], [])))
+    cut = as_page(Sample(text="...", tokens=[], ended=False, parsed=ParsedRecipe("Soup", [], [])))
     assert cut == "Soup\n\nIngredients\n  (none)\n\nDirections\n  (none) [...]"
-    book = _as_page(Sample(text="...", tokens=[], ended=True, parsed=ParsedRecipe("Soup", None, ["Boil.", "Eat."])))
+    book = as_page(Sample(text="...", tokens=[], ended=True, parsed=ParsedRecipe("Soup", None, ["Boil.", "Eat."])))
     assert book == "Soup\n  Boil. Eat."
 
 

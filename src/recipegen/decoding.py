@@ -1,16 +1,21 @@
-"""How a recipe is decoded, and what it must hold: settings checked once, without TensorFlow.
+"""How a recipe is decoded, what it must hold and what comes out: plain data, without TensorFlow.
 
 ``Decoding`` gathers the sampler's settings (sampling.py) and the steering of guidance.py; every
 setting is checked when one is built, and a bad one raises ``SettingError`` naming it, which the
 CLI turns into a one-line error for the matching option. ``Request`` is a recipe's given title
-and ingredient list (generate.py writes them into the sample).
+and ingredient list (generate.py writes them into the sample). A ``Generation`` holds the
+``Sample``s the decoder wrote.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from recipegen.measures import SampleText
+from recipegen.templates import ParsedRecipe
+from recipegen.text import END_TOKEN
 
 
 class SettingError(ValueError):
@@ -66,6 +71,41 @@ class Request:
 
     title: str | None = None
     ingredients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str  # the prompt and what followed, readable
+    tokens: list[str]  # the tokens after the prompt, given ones included, without the end token
+    ended: bool  # the model closed the recipe itself (else it hit max_tokens)
+    # With show_probs=K: for each token after the prompt (the end token included), the K most
+    # likely next tokens and their probabilities under the distribution that was sampled.
+    steps: list[list[tuple[str, float]]] | None = None
+    parsed: ParsedRecipe | None = None  # title, ingredients, steps, when the run's template has sections
+    given: frozenset[int] = frozenset()  # positions in ``tokens`` that a Request gave
+    request: Request | None = None
+
+    @property
+    def chosen(self) -> list[str]:
+        """The tokens after the prompt with the end token, when the model wrote it: one per entry of ``steps``."""
+        return self.tokens + ([END_TOKEN] if self.ended else [])
+
+    @property
+    def written(self) -> list[str]:
+        """The tokens the model wrote itself: what the measures read."""
+        return [token for i, token in enumerate(self.tokens) if i not in self.given]
+
+    def for_measures(self) -> SampleText:
+        return SampleText(tokens=self.written, ended=self.ended, parsed=self.parsed)
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt_tokens: list[str]  # the prompt as the model read it
+    unknown_words: list[str]  # prompt (and given) words outside the vocabulary, read as [UNK]
+    seed: int
+    samples: list[Sample] = field(default_factory=list)
+    decoding: Decoding = field(default_factory=Decoding)
 
 
 def check_sampling_args(temperature: float, top_k: int | None = None, top_p: float | None = None) -> None:

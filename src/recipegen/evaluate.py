@@ -5,26 +5,28 @@ counts exactly as much as its real tokens, so a padded batch scores the same as 
 
 ``measure_samples`` samples recipes and reads them with ``measures.text_measures``;
 ``reference_samples`` reads real recipes the same way, cut to the same length after the same
-prompt, so each figure has a yardstick beside it; ``measure_run`` does both for a run.
+prompt, so each figure has a yardstick beside it; ``measure_run`` does both for a run, and
+``evaluate_run`` is all of ``recipegen evaluate``: the score, and the measures when asked.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
 
+from recipegen.data import load_corpus
 from recipegen.decoding import Decoding, configured_decoding
-from recipegen.errors import RunError
+from recipegen.errors import DataError, RunError
 from recipegen.generate import Generator, Sample
 from recipegen.measures import SampleText, text_measures
-from recipegen.run import Run
+from recipegen.pipeline import encode, make_dataset, recipe_texts, recipe_windows
+from recipegen.run import Run, load_run, read_heldout
 from recipegen.score import Score
-from recipegen.pipeline import encode, make_dataset, recipe_windows
 from recipegen.templates import parse_recipe
 from recipegen.text import END_TOKEN, WORDS, Tokenizer
 
@@ -130,3 +132,27 @@ def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequen
     settings = {key: value for key, value in dataclasses.asdict(decoding).items() if key != "temperature"}
     return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed, "decoding": settings,
             "by_temperature": by_temperature, "real": text_measures(real, foods)}
+
+
+def evaluate_run(run_path: Path | None, data: Path | None = None, samples: int = 0,
+                 temperatures: Sequence[float] = (), max_tokens: int | None = None, seed: int | None = None,
+                 batch_size: int = 32, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score a run (the latest under ./runs when ``run_path`` is None) on its held-out recipes or
+    on the corpus ``data``; with ``samples``, also measure that many samples at each temperature
+    (default: the run's ``sample.temperatures``), decoded as the run's config and ``settings`` say."""
+    run = load_run(run_path)
+    decoding = configured_decoding(run.config.sample, **(settings or {}))  # a bad setting fails before any work
+    temperatures = tuple(temperatures) or run.config.sample.temperatures
+    for temperature in temperatures:
+        dataclasses.replace(decoding, temperature=temperature)
+    texts = recipe_texts(load_corpus(data).recipes, run.template, run.tokenizer) if data else read_heldout(run.path)
+    score = score_texts(run.model, run.vocabulary, texts, run.config.data.sequence_length, run.config.train.batch_size,
+                        run.tokenizer)
+    if score.tokens == 0:
+        raise (DataError if data else RunError)(f"{data or run.path}: no tokens to score")
+    result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",
+                              "recipes": len(texts)} | score.as_dict()
+    if samples:
+        result["samples"] = measure_run(run, texts, samples, temperatures, max_tokens,
+                                        run.config.seed if seed is None else seed, batch_size, decoding)
+    return result

@@ -96,7 +96,7 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     end_id = generator.end_id
     # Traced on its own, as the Generator does, so the batch size is a value the loop reads
     # rather than a constant that fixes the states' shapes before the loop but not inside it.
-    decode = tf.function(generator.decode)
+    decode = tf.function(generator.decoder.decode)
 
     def generate(prompt=sample.prompt, max_tokens=200, temperature=1.0, top_k=0, top_p=1.0, seed=-1,
                  no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,

@@ -67,6 +67,20 @@ def recipe_text(recipe: Recipe, template: str, tokenizer: Tokenizer) -> str:
     return tokenizer.model_text(recipe_pieces(recipe, template))
 
 
+def given_pieces(template: str | None, title: str | None, ingredients: tuple[str, ...]) -> list[str]:
+    """What a recipe asked for by its title and/or ingredient lines gives, as pieces after the prompt
+    "recipe for" (the title with the prompt, to be standardized with it): ``generate.Request``'s text."""
+    pieces: list[str] = []
+    if title is not None:
+        title = " ".join(title.split())
+        pieces.append(f"{RECIPE_PREFIX} {title} {SEPARATOR}" if template == "book" else f"{RECIPE_PREFIX} {title}")
+    if template == "full":
+        pieces.append(INGREDIENTS)
+    if ingredients:
+        pieces += [*_joined(ingredients, ITEM), DIRECTIONS]
+    return pieces
+
+
 def template_markers(template: str) -> tuple[str, ...]:
     """Markers the vocabulary must hold for this template, however rare they are."""
     return (END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP) if template == "full" else (END_TOKEN,)

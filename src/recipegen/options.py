@@ -1,0 +1,103 @@
+"""The command line's shared options and the reading of their values, for cli.py's commands.
+
+Each function turns what the user typed into what the library takes (a config, a recipe's title
+and ingredient lines) or the library's complaint into a one-line error for the right option.
+Nothing here imports TensorFlow: ``recipegen --help`` and shell completion stay instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_CONFIG = Path("configs/default.toml")
+RUN_DIR = click.Path(file_okay=False, path_type=Path)  # shells complete it with directories only
+STRATEGIES = ("default", "mirrored", "multiworker")  # config.STRATEGIES, repeated so --help needs no import
+
+run_option = click.option("--model", "run_path", type=RUN_DIR,
+                          help="Run directory (default: the most recently saved run under ./runs).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+
+
+def decoding_options(command: Any) -> Any:
+    """The steering options of generate and evaluate; each defaults to the run's sample.* setting."""
+    options = [
+        click.option("--no-repeat-ngram", type=click.IntRange(min=0), metavar="N",
+                     help="Never repeat an N-token phrase within a section of a recipe; 0 = off "
+                          "(default: the run's sample.no_repeat_ngram)."),
+        click.option("--repetition-penalty", type=click.FloatRange(min=0), metavar="R",
+                     help="Take R off a word's logit for each time the section has used it; 0 = off "
+                          "(default: the run's sample.repetition_penalty)."),
+        click.option("--ingredient-bias", type=click.FloatRange(min=0), metavar="B",
+                     help="Steer the directions toward the foods the title and ingredient list name, until they "
+                          "use them; 0 = off (default: the run's sample.ingredient_bias)."),
+        click.option("--unlisted-penalty", type=click.FloatRange(min=0), metavar="P",
+                     help="Steer the directions away from foods the ingredient list does not name; 0 = off, inf = "
+                          "never (default: the run's sample.unlisted_penalty)."),
+        click.option("--best-of", type=click.IntRange(min=1), metavar="K",
+                     help="Sample K candidates per recipe and keep the one that holds together best "
+                          "(default: the run's sample.best_of)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def training_config(config_path: Path | None, overrides: tuple[str, ...], data: str | None, epochs: int | None,
+                    seed: int | None, strategy: str | None, tensorboard: bool, resume_dir: Path | None,
+                    overwrite: bool, out: Path | None) -> Any:
+    """The config ``train``'s options ask for (configs/default.toml when present and no --config is
+    given); None with --resume, which continues a run with its own config."""
+    from recipegen.config import load_config, parse_override
+
+    if resume_dir is not None:
+        given = [name for name, value in (("--config", config_path), ("--data", data), ("--out", out), ("--seed", seed),
+                                          ("--set", overrides), ("--overwrite", overwrite)) if value]
+        if given:
+            raise click.UsageError(f"--resume continues a run with its own config; it cannot be combined with "
+                                   f"{', '.join(given)}")
+        return None
+    values = dict(parse_override(text) for text in overrides)
+    for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed), ("train.strategy", strategy)):
+        if value is not None:
+            values[key] = value
+    if tensorboard:
+        values["train.tensorboard"] = True
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
+    return load_config(config_path, values)
+
+
+def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
+                  title: str | None) -> tuple[str | None, tuple[str, ...]] | None:
+    """The title and ingredient lines that --title and --ingredients(-file) ask for; None without them."""
+    if ingredients is not None and ingredients_file is not None:
+        raise click.UsageError("give the ingredient list once: --ingredients or --ingredients-file, not both")
+    if ingredients is None and ingredients_file is None and title is None:
+        return None
+    if prompt is not None:
+        raise click.UsageError("--prompt cannot be combined with --title or --ingredients, which write the prompt")
+    if ingredients_file is not None:
+        try:
+            lines = ingredients_file.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise click.BadParameter(f"{ingredients_file}: cannot read it ({e})", param_hint="--ingredients-file") from None
+        option = "--ingredients-file"
+    else:
+        lines = (ingredients or "").split(";")
+        option = "--ingredients"
+    lines = [" ".join(line.split()) for line in lines if line.strip()]
+    if (ingredients is not None or ingredients_file is not None) and not lines:
+        raise click.BadParameter("no ingredient in the list" + (" (separate lines with ';')" if ingredients is not None
+                                                                 else ""), param_hint=option)
+    if title is not None and not title.strip():
+        raise click.BadParameter("the title is empty", param_hint="--title")
+    return title, tuple(lines)
+
+
+def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:
+    """The library's SettingError as a one-line error for the option that set it."""
+    option = "--ingredients-file" if error.setting == "ingredients" and ingredients_file else f"--{error.setting.replace('_', '-')}"
+    return click.BadParameter(str(error), param_hint=option)
