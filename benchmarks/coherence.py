@@ -122,8 +122,10 @@ def arms(run) -> list[tuple[str, dict]]:
 
     defaults = configured_decoding(run.config.sample)
     plain = dict(no_repeat_ngram=0, repetition_penalty=0.0, ingredient_bias=0.0, unlisted_penalty=0.0, best_of=1)
-    alone = [("no_repeat_ngram", defaults.no_repeat_ngram or 3), ("repetition_penalty", defaults.repetition_penalty or 0.3),
-             ("ingredient_bias", defaults.ingredient_bias or 8.0), ("unlisted_penalty", defaults.unlisted_penalty or 8.0),
+    alone = [("no_repeat_ngram", defaults.no_repeat_ngram or 3),
+             ("repetition_penalty", defaults.repetition_penalty or 0.3),
+             ("ingredient_bias", defaults.ingredient_bias or 8.0),
+             ("unlisted_penalty", defaults.unlisted_penalty or 8.0),
              ("best_of", defaults.best_of if defaults.best_of > 1 else 3)]
     settings = {key: value for key, value in dataclasses.asdict(defaults).items() if key in plain}
     return ([("plain", plain)] + [(f"{key} {value:g}", plain | {key: value}) for key, value in alone]
@@ -138,7 +140,8 @@ def conditioned(run, given: dict) -> list[dict]:
     rows = [{"arm": "real"} | text_measures(given["real"], foods)]
     for temperature in TEMPERATURES:
         for name, settings in arms(run):
-            generator.generate(requests=requests[:2], max_tokens=8, seed=0, temperature=temperature, **settings)  # trace
+            # trace
+            generator.generate(requests=requests[:2], max_tokens=8, seed=0, temperature=temperature, **settings)
             started = time.perf_counter()
             samples = []
             for i in range(0, len(requests), BATCH):
@@ -154,7 +157,7 @@ def conditioned(run, given: dict) -> list[dict]:
 
 def whole_recipes(run, count: int) -> list[dict]:
     """``count`` recipes after the run's prompt, plain and with its defaults, beside its held-out recipes."""
-    from recipegen.evaluate import measure_samples, reference_samples, longest_recipe
+    from recipegen.evaluate import longest_recipe, measure_samples, reference_samples
     from recipegen.generate import Decoding, Generator, configured_decoding
     from recipegen.run import read_heldout
 

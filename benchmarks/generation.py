@@ -150,7 +150,8 @@ def main() -> None:
     book = book_tokens_per_second(model, args.tokens, vocab_size)
     rows.append({"method": "book: predict on the prefix per token", "batch": 1, "tokens": args.tokens,
                  "tokens_per_s": book, "vs_book": 1.0})
-    for jit_compile, method in ((False, "recipegen: stateful loop (default)"), (True, "recipegen: stateful loop, --xla")):
+    for jit_compile, method in ((False, "recipegen: stateful loop (default)"),
+                                (True, "recipegen: stateful loop, --xla")):
         generator = Generator(model, vocabulary, jit_compile=jit_compile)
         for batch in (1, 8, 32):
             speed, produced = ours_tokens_per_second(generator, batch, args.tokens, args.repeats)
@@ -166,7 +167,8 @@ def main() -> None:
           f"{os.cpu_count()} CPU cores\n")
     print(f"{'method':<40} {'batch':>5} {'tokens':>6} {'tokens/s':>10} {'x book':>8}")
     for row in rows:
-        print(f"{row['method']:<40} {row['batch']:>5} {row['tokens']:>6} {row['tokens_per_s']:>10,.0f} {row['vs_book']:>8.1f}")
+        print(f"{row['method']:<40} {row['batch']:>5} {row['tokens']:>6} "
+              f"{row['tokens_per_s']:>10,.0f} {row['vs_book']:>8.1f}")
     batch32 = rows[-1]["tokens_per_s"]
     print(f"\noutput projection alone (32 x {config.model.units} @ {config.model.units} x {vocab_size}): "
           f"{ceiling:,.0f} rows/s; batch-32 decoding reaches {batch32 / ceiling:.0%} of it")

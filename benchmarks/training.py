@@ -56,8 +56,8 @@ def main() -> int:
     from recipegen.model import build_model
     from recipegen.ngram import KneserNeyTrigram
     from recipegen.pipeline import PAD_ID, count_targets, epoch_windows, make_dataset, pad_windows
-    from recipegen.run import load_run
     from recipegen.prepare import prepare_data
+    from recipegen.run import load_run
     from recipegen.train import train
 
     work = Path(tempfile.mkdtemp(prefix="recipegen-bench-"))
@@ -82,7 +82,8 @@ def main() -> int:
 
     positions = real = 0
     for epoch in range(len(history)):
-        windows = epoch_windows(data.train_sequences, config.data.sequence_length, config.data.pipeline, (config.seed, epoch))
+        windows = epoch_windows(data.train_sequences, config.data.sequence_length, config.data.pipeline,
+                                (config.seed, epoch))
         positions += windows.shape[0] * (windows.shape[1] - 1)
         real += count_targets(windows)
     heldout = make_dataset(data.heldout_windows, 64)
@@ -137,11 +138,15 @@ def main() -> int:
     ours, book, kn = rows
     print(f"\n{corpus_name}: {len(data.train_sequences)} training recipes, {len(data.heldout_texts)} held out "
           f"({final_ours.tokens:,} held-out tokens), vocabulary {len(run.vocabulary):,}, "
-          f"{config.model.cell.upper()} {config.model.layers}x{config.model.units}, budget {args.minutes:g} min per arm\n")
+          f"{config.model.cell.upper()} {config.model.layers}x{config.model.units}, "
+          f"budget {args.minutes:g} min per arm\n")
     print(f"{'pipeline':<82} {'real tok/s':>10} {'pos/s':>8} {'held-out ppl':>12} {'epochs':>6} {'train s':>8}")
+    def fmt(value, spec):
+        return format(value, spec) if value is not None else "-"
+
     for row in rows:
-        fmt = lambda v, spec: format(v, spec) if v is not None else "-"
-        print(f"{row['pipeline']:<82} {fmt(row['real_tokens_per_s'], ',.0f'):>10} {fmt(row['positions_per_s'], ',.0f'):>8} "
+        print(f"{row['pipeline']:<82} {fmt(row['real_tokens_per_s'], ',.0f'):>10} "
+              f"{fmt(row['positions_per_s'], ',.0f'):>8} "
               f"{row['heldout_perplexity']:>12.2f} {fmt(row['epochs'], 'd'):>6} {row['train_seconds']:>8.0f}")
     ratios = {
         "real_tokens_per_s_vs_book": ours["real_tokens_per_s"] / book["real_tokens_per_s"],
@@ -153,7 +158,8 @@ def main() -> int:
     for name, value in ratios.items():
         print(f"{name:<36} {value:.2f}")
 
-    out = args.out or Path("benchmarks/results") / f"training-{args.data.stem}{f'-{args.limit}' if args.limit else ''}.json"
+    out = args.out or (Path("benchmarks/results")
+                       / f"training-{args.data.stem}{f'-{args.limit}' if args.limit else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"corpus": str(args.data), "limit": args.limit, "minutes": args.minutes,
                                "config": str(args.config), "rows": rows, "ratios": ratios,

@@ -40,7 +40,8 @@ RECIPES = [
      "directions": ["Whisk the flour and baking powder.", "Beat in the egg and milk to a smooth batter.",
                     "Cook 1/4 cup at a time on a hot buttered pan, 2 minutes per side."]},
     {"title": "Hot Cocoa", "ingredients": ["2 cups milk", "2 tablespoons cocoa", "2 tablespoons sugar"],
-     "directions": ["Whisk the cocoa and sugar with a splash of milk.", "Add the rest of the milk and heat until steaming."]},
+     "directions": ["Whisk the cocoa and sugar with a splash of milk.",
+                    "Add the rest of the milk and heat until steaming."]},
 ]
 
 TINY_OVERRIDES = {

@@ -29,7 +29,8 @@ def trained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("cli")
     (root / "recipes.json").write_text(json.dumps(RECIPES))
-    result = run("train", "--data", "recipes.json", "--epochs", "1", "--seed", "3", "--quiet", *tiny_set_args(), cwd=root)
+    result = run("train", "--data", "recipes.json", "--epochs", "1", "--seed", "3", "--quiet", *tiny_set_args(),
+                 cwd=root)
     assert result.returncode == 0, result.stderr
     return root, result.stdout.strip()
 
@@ -43,7 +44,8 @@ def test_train_quiet_prints_only_the_run_directory(trained):
 
 def test_generate_json_finds_the_latest_run_and_is_reproducible(trained):
     root, run_dir = trained
-    args = ["generate", "--prompt", "Recipe for LEMON toast |", "-n", "2", "--seed", "5", "--max-tokens", "10", "--json"]
+    args = ["generate", "--prompt", "Recipe for LEMON toast |", "-n", "2", "--seed", "5", "--max-tokens", "10",
+            "--json"]
     first, second = run(*args, cwd=root), run(*args, cwd=root)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
@@ -59,7 +61,8 @@ def test_generate_with_xla_gives_the_same_greedy_recipe(trained):
     args = ["generate", "--temperature", "0", "--max-tokens", "12", "-n", "2", "--json"]
     plain, compiled = run(*args, cwd=root), run(*args, "--xla", cwd=root)
     assert compiled.returncode == 0, compiled.stderr
-    assert [s["text"] for s in json.loads(plain.stdout)["samples"]] == [s["text"] for s in json.loads(compiled.stdout)["samples"]]
+    assert ([s["text"] for s in json.loads(plain.stdout)["samples"]]
+            == [s["text"] for s in json.loads(compiled.stdout)["samples"]])
 
 
 def test_generate_plain_text_is_readable(trained):
@@ -76,7 +79,8 @@ def test_generate_show_probs_table_and_json(trained):
     assert table.returncode == 0, table.stderr
     header = next(line for line in table.stdout.splitlines() if line.lstrip().startswith("step"))
     assert header.split() == ["step", "word", "#1", "#2", "#3"]
-    output = json.loads(run("generate", "--max-tokens", "4", "--seed", "2", "--show-probs", "3", "--json", cwd=root).stdout)
+    output = json.loads(run("generate", "--max-tokens", "4", "--seed", "2", "--show-probs", "3", "--json",
+                            cwd=root).stdout)
     steps = output["samples"][0]["steps"]
     assert 1 <= len(steps) <= 4 and all(len(step["top"]) == 3 for step in steps)
 
@@ -97,7 +101,8 @@ def test_evaluate_scores_the_held_out_split(trained):
     assert output["data"] == "held-out split" and output["recipes"] == 2
     metrics = json.loads((root / run_dir / "metrics.json").read_text())
     assert output["tokens"] == metrics["val_tokens"]
-    assert math.isfinite(output["perplexity"]) and output["perplexity"] == pytest.approx(metrics["val_perplexity"], rel=1e-5)
+    assert (math.isfinite(output["perplexity"])
+            and output["perplexity"] == pytest.approx(metrics["val_perplexity"], rel=1e-5))
 
     plain = run("evaluate", "--model", run_dir, "--data", "recipes.json", cwd=root)
     assert plain.returncode == 0, plain.stderr
@@ -128,8 +133,8 @@ def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path, monkeypatch, args, 
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args", [["generate", "--temperature", "-1"], ["generate", "--bogus"], ["train", "--epochs", "0"],
-                                  ["evaluate", "--model", "nowhere"]])
+@pytest.mark.parametrize("args", [["generate", "--temperature", "-1"], ["generate", "--bogus"],
+                                  ["train", "--epochs", "0"], ["evaluate", "--model", "nowhere"]])
 def test_errors_from_the_entry_point_are_exactly_one_line(tmp_path, args):
     result = run(*args, cwd=tmp_path)
     assert result.returncode == 2
@@ -165,7 +170,8 @@ def test_help_does_not_import_tensorflow():
         "r = CliRunner().invoke(cli, ['train', '--help']); assert r.exit_code == 0, r.output; "
         "print('tensorflow' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ | {"PYTHONWARNINGS": "ignore"})
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=os.environ | {"PYTHONWARNINGS": "ignore"})
     assert result.stdout.strip() == "False", result.stderr
 
 

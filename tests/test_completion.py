@@ -44,7 +44,8 @@ def test_bash_completes_commands_and_options():
 def test_completion_does_not_import_tensorflow():
     code = ("import sys\nfrom recipegen.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
             "print('tensorflow' in sys.modules, file=sys.stderr)")
-    env = os.environ | {"_RECIPEGEN_COMPLETE": "bash_complete", "COMP_WORDS": "recipegen evaluate --mo", "COMP_CWORD": "2"}
+    env = os.environ | {"_RECIPEGEN_COMPLETE": "bash_complete", "COMP_WORDS": "recipegen evaluate --mo",
+                        "COMP_CWORD": "2"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines() == ["plain,--model"]
     assert result.stderr.strip().splitlines()[-1] == "False", result.stderr

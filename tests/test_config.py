@@ -19,7 +19,8 @@ def test_book_toml_keeps_the_books_values():
     assert (config.model.cell, config.model.layers, config.train.batch_size, config.train.epochs) == ("lstm", 1, 32, 25)
     assert (config.data.pipeline, config.model.dropout, config.train.learning_rate) == ("pad", 0.0, 0.001)
     assert config.data.validation_fraction == 0.2 and config.sample.temperatures == (1.0,)
-    assert (config.data.template, config.data.tokens, config.sample.count, config.sample.max_tokens) == ("book", "word", 1, 100)
+    assert ((config.data.template, config.data.tokens, config.sample.count, config.sample.max_tokens)
+            == ("book", "word", 1, 100))
     assert config.train.tensorboard, "the book's notebook logs to TensorBoard"
 
 

@@ -115,7 +115,8 @@ def test_step_trainer_trains_exactly_as_fit_does():
     from recipegen.model import build_model, compile_model
     from recipegen.pipeline import make_dataset
 
-    config = load_config(None, {"model.units": 8, "model.embedding_dim": 8, "model.dropout": 0.0, "train.clipnorm": 0.05})
+    config = load_config(None, {"model.units": 8, "model.embedding_dim": 8, "model.dropout": 0.0,
+                                "train.clipnorm": 0.05})
     windows = np.random.default_rng(0).integers(1, 30, (19, 9)).astype(np.int32)
     windows[::3, 6:] = 0  # padding at the end of some windows
     keras.utils.set_random_seed(1)
@@ -145,6 +146,7 @@ def test_resume_refuses_the_multiworker_strategy(tiny_run):
     assert (tiny_run / "config.toml").read_text() == before
 
 
+@pytest.mark.slow  # processes of their own
 @needs_cli
 def test_multiworker_without_a_valid_tf_config_is_a_one_line_error(workdir):
     env = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"}
@@ -159,6 +161,7 @@ def test_multiworker_without_a_valid_tf_config_is_a_one_line_error(workdir):
         assert not (workdir / "runs").exists()
 
 
+@pytest.mark.slow  # processes of their own
 @needs_cli
 def test_mirrored_trains_and_resumes_a_run(workdir):
     result = recipegen("train", "--strategy", "mirrored", "--data", "recipes.json", "--out", "run", "--quiet",
@@ -175,6 +178,7 @@ def test_mirrored_trains_and_resumes_a_run(workdir):
     assert len((run_dir / "history.csv").read_text().strip().splitlines()) == 1 + 2
 
 
+@pytest.mark.slow  # processes of their own
 @needs_cli
 def test_two_workers_train_one_run_directory(workdir):
     """Two workers on one machine, each in its own directory as if on its own machine: the chief
@@ -207,6 +211,7 @@ def test_two_workers_train_one_run_directory(workdir):
     assert together["val_accuracy"] == pytest.approx(alone["val_accuracy"], abs=1e-9)
 
 
+@pytest.mark.slow  # processes of their own
 @needs_cli
 def test_a_failing_worker_stops_the_others(workdir):
     (workdir / "machine0").mkdir()
@@ -222,6 +227,7 @@ def test_a_failing_worker_stops_the_others(workdir):
     assert "Traceback" not in other_error
 
 
+@pytest.mark.slow  # processes of their own
 @needs_cli
 def test_a_worker_waiting_for_the_others_stops_on_ctrl_c(workdir):
     """TensorFlow waits for every worker inside its runtime, out of reach of Python's handlers."""
@@ -251,6 +257,7 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.slow  # processes of their own
 @needs_cli
 def test_two_workers_train_on_a_streamed_corpus(workdir):
     """data.stream under multiworker: each worker streams the file and takes its share of the batches."""

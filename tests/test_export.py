@@ -80,13 +80,14 @@ def call(loaded, prompt, **settings):
             "unknown_words": [t.decode() for t in out["unknown_words"].numpy()]}
 
 
-def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(exported, generator, decoding, tmp_path):
+def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(exported, generator, decoding,
+                                                                                tmp_path):
     prompt = "Recipe for LEMON toast |"
     steering = {key: getattr(decoding, key) for key in ("no_repeat_ngram", "repetition_penalty", "ingredient_bias",
                                                         "unlisted_penalty")}
     result = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW, str(exported), prompt, json.dumps(steering)],
-                            capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
-                            timeout=300)
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
 
@@ -102,12 +103,14 @@ def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(
 
 
 def test_every_weight_is_stored_once(exported, tiny_run):
-    stored = sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(str(exported / "variables" / "variables"))
+    stored = sum(int(np.prod(shape))
+                 for name, shape in tf.train.list_variables(str(exported / "variables" / "variables"))
                  if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
     assert stored == load_run(tiny_run).model.count_params()
 
 
-@pytest.mark.parametrize("prompt", ["recipe for", "Recipe for zucchini toast, (warm) |", "", "recipe for toast <step> a"])
+@pytest.mark.parametrize("prompt", ["recipe for", "Recipe for zucchini toast, (warm) |", "",
+                                    "recipe for toast <step> a"])
 @pytest.mark.parametrize("settings", [
     dict(temperature=0.0), dict(temperature=0.8, top_k=5, top_p=0.9, seed=3),
     dict(temperature=1.0, seed=5, no_repeat_ngram=0, ingredient_bias=0.0, unlisted_penalty=0.0),
@@ -198,7 +201,8 @@ def test_character_level_run_exports_and_matches_the_generator(tmp_path):
 
     (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
     config = load_config(None, TINY_OVERRIDES | {"data.path": str(tmp_path / "recipes.json"), "data.tokens": "char",
-                                                 "data.vocab_size": 60, "train.epochs": 1, "sample.no_repeat_ngram": 12})
+                                                 "data.vocab_size": 60, "train.epochs": 1,
+                                                 "sample.no_repeat_ngram": 12})
     run_dir = train(config, tmp_path / "run", verbose=False).run_dir
     run = load_run(run_dir)
     generator = Generator.from_run(run)

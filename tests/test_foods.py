@@ -10,7 +10,8 @@ def test_kitchen_words_that_directions_name_far_more_often_are_not_foods():
     assert main_word("Spice Mixture:") == "mixture"
     foods = food_lexicon(lines, steps)
     assert "mixture" not in foods, "named by 1 line and 16 steps"
-    assert {"water", "rice", "salt", "broth", "breast", "chicken"} - foods == {"chicken"}, "chicken is no line's main word"
+    assert {"water", "rice", "salt", "broth", "breast", "chicken"} - foods == {"chicken"}, (
+        "chicken is no line's main word")
 
 
 def test_a_word_rarely_the_main_word_of_the_lines_naming_it_is_not_a_food():

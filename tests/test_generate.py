@@ -102,7 +102,8 @@ def test_show_probs_does_not_change_the_sample():
 
 def test_xla_and_graph_decoders_agree_when_greedy():
     model = model_for("gru", 2)
-    texts = [Generator(model, VOCABULARY, jit_compile=jit).generate("recipe for", n=3, max_tokens=12, temperature=0).samples
+    texts = [Generator(model, VOCABULARY, jit_compile=jit).generate("recipe for", n=3, max_tokens=12,
+                                                                    temperature=0).samples
              for jit in (False, True)]
     assert [s.tokens for s in texts[0]] == [s.tokens for s in texts[1]]
 
@@ -166,7 +167,8 @@ def test_a_given_list_is_written_as_given_after_the_title_the_model_writes():
 def test_a_given_title_comes_first_and_each_request_gets_its_own_rows():
     from recipegen.generate import Request
 
-    requests = [Request(title="Lemon rice", ingredients=("rice", "1 lemon")), Request(title="Eggs", ingredients=("2 eggs",))]
+    requests = [Request(title="Lemon rice", ingredients=("rice", "1 lemon")),
+                Request(title="Eggs", ingredients=("2 eggs",))]
     generation = full_generator().generate(n=2, max_tokens=30, seed=1, requests=requests, unlisted_penalty=1.0)
     assert [s.request for s in generation.samples] == [requests[0]] * 2 + [requests[1]] * 2
     assert all(s.tokens[:8] == ["lemon", "rice", "<ingredients>", "rice", "<item>", "1", "lemon", "<directions>"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "recipegen"
-WITHOUT_TENSORFLOW = ["config", "text", "templates", "measures", "ngram", "foods", "decoding", "score", "data", "errors"]
+WITHOUT_TENSORFLOW = ["config", "text", "templates", "measures", "ngram", "foods", "decoding", "score", "data",
+                      "errors"]
 
 
 @pytest.mark.parametrize("module", WITHOUT_TENSORFLOW)

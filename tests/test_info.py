@@ -30,7 +30,9 @@ def info(*args):
 def training_words(run_dir):
     """Each training recipe's words, from the recipes themselves: all of them minus the held-out ones."""
     heldout = set(read_heldout(run_dir))
-    return [text.split() for text in (recipe_text(Recipe(r["title"], tuple(r["directions"])), "book", WORDS) for r in RECIPES) if text not in heldout]
+    return [text.split()
+            for text in (recipe_text(Recipe(r["title"], tuple(r["directions"])), "book", WORDS) for r in RECIPES)
+            if text not in heldout]
 
 
 def test_json_agrees_with_the_run(tiny_run):
@@ -119,7 +121,8 @@ def test_without_a_directory_it_reads_the_latest_run(tiny_run, tmp_path, monkeyp
 @pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
 @pytest.mark.parametrize("where, message", [(".", "not a run directory (no config.toml)"),
                                             ("nowhere", "nowhere: no such run directory"),
-                                            (None, "no trained run under runs/ (train one with `recipegen train`, or pass RUN_DIR)")])
+                                            (None, "no trained run under runs/ "
+                                                   "(train one with `recipegen train`, or pass RUN_DIR)")])
 def test_not_a_run_is_one_line_exit_2(tmp_path, where, message):
     result = subprocess.run([RECIPEGEN, "info", *([where] if where else [])], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)

@@ -5,8 +5,18 @@ import math
 import pytest
 
 from recipegen.measures import (
-    SampleText, coherence, describe_measures, distinct_n, food_lexicon, food_use, foods_listed, ingredients_used,
-    main_word, repeated_ngram_rate, singular, text_measures,
+    SampleText,
+    coherence,
+    describe_measures,
+    distinct_n,
+    food_lexicon,
+    food_use,
+    foods_listed,
+    ingredients_used,
+    main_word,
+    repeated_ngram_rate,
+    singular,
+    text_measures,
 )
 from recipegen.templates import ParsedRecipe
 

@@ -25,6 +25,7 @@ def test_seen_continuations_beat_unseen_ones(model):
 def test_score_counts_every_token_after_the_first(model):
     score = model.score([[3, 4, 5, 6, 2]])
     assert score.tokens == 4
-    expected = -sum(math.log(model.probability(u, v, w)) for u, v, w in [(START, 3, 4), (3, 4, 5), (4, 5, 6), (5, 6, 2)])
+    expected = -sum(math.log(model.probability(u, v, w))
+                    for u, v, w in [(START, 3, 4), (3, 4, 5), (4, 5, 6), (5, 6, 2)])
     assert score.total_loss == pytest.approx(expected)
     assert model.score(CORPUS).perplexity < KneserNeyTrigram(CORPUS[:1], VOCAB - 1).score(CORPUS).perplexity

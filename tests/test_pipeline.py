@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from recipegen.pipeline import (
-    PAD_ID, adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, pack_windows, pad_windows,
+    PAD_ID,
+    adapt_vocabulary,
+    count_targets,
+    encode,
+    epoch_windows,
+    make_dataset,
+    pack_windows,
+    pad_windows,
     recipe_windows,
 )
 from recipegen.text import END_TOKEN

@@ -111,7 +111,8 @@ def test_same_seed_same_weights_and_history(workdir):
     models = [load_run(run).model for run in runs]
     for left, right in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_array_equal(left, right)
-    histories = [[{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader((run / "history.csv").open())]
+    histories = [[{k: v for k, v in row.items() if k != "seconds"}
+                  for row in csv.DictReader((run / "history.csv").open())]
                  for run in runs]
     assert histories[0] == histories[1]
 
@@ -133,7 +134,8 @@ def test_resumed_run_matches_an_uninterrupted_one(workdir):
         assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-5)
         assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-5)
     assert straight.metrics["val_loss"] == pytest.approx(resumed.metrics["val_loss"], rel=1e-5)
-    measures = [list(csv.DictReader((workdir / name / "sample_measures.csv").open())) for name in ("straight", "resumed")]
+    measures = [list(csv.DictReader((workdir / name / "sample_measures.csv").open()))
+                for name in ("straight", "resumed")]
     assert [m["epoch"] for m in measures[1]] == ["1", "1", "2", "2", "3", "3"]  # two temperatures per epoch
     assert measures[0] == measures[1]
 
@@ -182,6 +184,7 @@ def wait_for_epochs(workdir, process, epochs, timeout=120):
     pytest.fail("training did not reach the epoch in time")
 
 
+@pytest.mark.slow  # a training process of its own, killed and resumed
 @needs_entry_point
 def test_sigkill_mid_run_then_resume_finishes_the_run(workdir):
     process = start_training(workdir, epochs=40)
@@ -205,6 +208,7 @@ def test_sigkill_mid_run_then_resume_finishes_the_run(workdir):
     assert generated.returncode == 0 and generated.stdout.strip()
 
 
+@pytest.mark.slow  # a training process of its own, killed and resumed
 @needs_entry_point
 def test_sigterm_exits_130_and_says_how_to_resume(workdir):
     process = start_training(workdir, epochs=200)

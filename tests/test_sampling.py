@@ -34,7 +34,9 @@ def test_top_k_larger_than_vocabulary_keeps_everything():
 
 def test_top_p_keeps_the_smallest_set_reaching_p():
     # Sorted: 0.5, 0.2, 0.15, 0.1, 0.05. Mass 0.7 needs {1, 2}; 0.71 needs {1, 2, 3}; 0.5 needs {1}.
-    kept = lambda p: set(np.flatnonzero(np.isfinite(top_p_filter(LOGITS, p).numpy()[0])).tolist())
+    def kept(p):
+        return set(np.flatnonzero(np.isfinite(top_p_filter(LOGITS, p).numpy()[0])).tolist())
+
     assert kept(0.5) == {1}
     assert kept(0.69) == {1, 2}
     assert kept(0.71) == {1, 2, 3}
@@ -112,7 +114,8 @@ def test_categorical_is_seeded():
 def test_settings_as_tensors_draw_what_the_same_numbers_draw(settings):
     """An exported model passes its settings as tensors, decided per call, not when traced."""
     tensors = {"top_k": tf.constant(0), "top_p": tf.constant(1.0)} | {k: tf.constant(v) for k, v in settings.items()}
-    draw = tf.function(lambda logits, seed, temperature, top_k, top_p: sample_next(logits, seed, temperature, top_k, top_p))
+    draw = tf.function(lambda logits, seed, temperature, top_k, top_p:
+                       sample_next(logits, seed, temperature, top_k, top_p))
     batch = tf.tile(LOGITS, [32, 1])
     for seed in range(5):
         seed = tf.constant([seed, 0], tf.int64)

@@ -105,4 +105,5 @@ def test_steps_per_epoch_caps_an_in_memory_epoch(corpus_path, tmp_path):
     config = load_config(None, {**TINY_OVERRIDES, "data.path": str(corpus_path), "train.steps_per_epoch": 1,
                                 "train.epochs": 1})
     result = train(config, tmp_path / "run", verbose=False)
-    assert 0 < result.metrics["train_tokens_per_epoch"] <= TINY_OVERRIDES["train.batch_size"] * TINY_OVERRIDES["data.sequence_length"]
+    assert (0 < result.metrics["train_tokens_per_epoch"]
+            <= TINY_OVERRIDES["train.batch_size"] * TINY_OVERRIDES["data.sequence_length"])

@@ -26,14 +26,16 @@ def test_full_template_round_trip_keeps_title_ingredients_and_steps(tokenizer):
     assert parsed.problems == []
     assert parsed.title == "Lemon rice"
     assert parsed.ingredients == ["1 cup rice", "1/2 lemon, juiced", "1/2 teaspoon salt"]
-    assert parsed.directions == ["Rinse the rice, then simmer in 2 cups water for 15 minutes.", "Stir in the lemon juice."]
+    assert parsed.directions == ["Rinse the rice, then simmer in 2 cups water for 15 minutes.",
+                                 "Stir in the lemon juice."]
 
 
 @pytest.mark.parametrize("tokenizer", LEVELS, ids=lambda t: t.level)
 def test_book_template_reads_back_title_and_sentences(tokenizer):
     parsed = parse_text(recipe_text(RECIPE, "book", tokenizer), "book", tokenizer)
     assert (parsed.title, parsed.ingredients, parsed.problems) == ("Lemon rice", None, [])
-    assert parsed.directions == ["Rinse the rice, then simmer in 2 cups water for 15 minutes.", "Stir in the lemon juice."]
+    assert parsed.directions == ["Rinse the rice, then simmer in 2 cups water for 15 minutes.",
+                                 "Stir in the lemon juice."]
 
 
 def test_templates_end_every_text_with_the_end_marker_and_only_full_has_sections():
@@ -87,11 +89,13 @@ def test_repeated_and_misplaced_markers_are_read_best_effort():
     assert parsed.ingredients == ["1 onion", "2 carrots", "Salt"]
     assert parsed.directions == ["Chop.", "Boil."]
     assert parsed.problems == ["<step> in <ingredients>", "<ingredients> appears more than once",
-                               "<directions> appears more than once", "<item> in <directions>", "an empty entry in directions"]
+                               "<directions> appears more than once", "<item> in <directions>",
+                               "an empty entry in directions"]
 
 
 def test_a_skipped_section_marker_is_inferred_from_the_separator():
-    tokens = words("recipe for jam") + words("1 cup berries") + [ITEM] + words("sugar") + [DIRECTIONS] + words("cook .") + [END_TOKEN]
+    tokens = (words("recipe for jam") + words("1 cup berries") + [ITEM] + words("sugar") + [DIRECTIONS]
+              + words("cook .") + [END_TOKEN])
     parsed = parse_recipe(tokens, "full", WORDS)
     assert parsed.ingredients == ["Sugar"] and parsed.directions == ["Cook."]
     assert "<item> before any section marker" in parsed.problems

@@ -51,9 +51,12 @@ def test_train_tensorboard_logs_each_epoch_and_the_samples(workdir):
     heldout, train_logs = read_run(logs / "heldout"), read_run(logs / "train")
     perplexity = heldout["epoch_perplexity"]
     assert [step for step, _ in perplexity] == [1, 2]
-    assert [float(value) for _, value in perplexity] == pytest.approx([float(r["val_perplexity"]) for r in history], rel=1e-5)
-    assert [float(v) for _, v in heldout["epoch_accuracy"]] == pytest.approx([float(r["val_accuracy"]) for r in history], rel=1e-5)
-    assert [float(v) for _, v in train_logs["epoch_loss"]] == pytest.approx([float(r["loss"]) for r in history], rel=1e-5)
+    assert ([float(value) for _, value in perplexity]
+            == pytest.approx([float(r["val_perplexity"]) for r in history], rel=1e-5))
+    assert ([float(v) for _, v in heldout["epoch_accuracy"]]
+            == pytest.approx([float(r["val_accuracy"]) for r in history], rel=1e-5))
+    assert ([float(v) for _, v in train_logs["epoch_loss"]]
+            == pytest.approx([float(r["loss"]) for r in history], rel=1e-5))
     assert [float(v) for _, v in train_logs["epoch_learning_rate"]] == pytest.approx([0.01, 0.01])
 
     samples = [json.loads(line) for line in (workdir / "run" / "samples.jsonl").read_text().splitlines()]

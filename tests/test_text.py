@@ -6,7 +6,8 @@ from recipegen.text import END_TOKEN, WORDS, detokenize, standardize, tokenize
 
 
 def test_punctuation_becomes_tokens_and_case_folds():
-    assert tokenize("Mix 1/2 Cup Butter, then SALT.") == ["mix", "1", "/", "2", "cup", "butter", ",", "then", "salt", "."]
+    assert (tokenize("Mix 1/2 Cup Butter, then SALT.")
+            == ["mix", "1", "/", "2", "cup", "butter", ",", "then", "salt", "."])
 
 
 def test_prompt_and_training_text_share_one_standard_form():
@@ -64,11 +65,12 @@ def test_standardize_is_idempotent(text):
 
 # --- the character level and markers --------------------------------------------------------------
 
-from recipegen.text import CHARS, INGREDIENTS, MARKERS, WORDS, standardize_chars  # noqa: E402
+from recipegen.text import CHARS, INGREDIENTS, MARKERS, standardize_chars  # noqa: E402
 
 
 def test_character_level_keeps_punctuation_in_place_and_lines_apart():
-    assert standardize_chars("Mix 1/2 Cup  Butter,\tthen SALT.\n\n  Serve. ") == "mix 1/2 cup butter, then salt.\nserve."
+    assert (standardize_chars("Mix 1/2 Cup  Butter,\tthen SALT.\n\n  Serve. ")
+            == "mix 1/2 cup butter, then salt.\nserve.")
     assert CHARS.tokens("ab.\n") == ["a", "b", ".", "\n"]
 
 

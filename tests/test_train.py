@@ -9,7 +9,6 @@ from recipegen.errors import RunError
 from recipegen.evaluate import score_texts
 from recipegen.generate import Generator
 from recipegen.run import load_run, prepare_run_dir, read_heldout
-
 from recipegen.templates import Recipe, recipe_text
 from recipegen.text import WORDS
 
@@ -36,7 +35,8 @@ def test_run_directory_is_self_contained(tiny_run):
     assert all({"title", "directions", "problems"} <= set(s) for s in samples), "book samples are parsed too"
 
     measures = list(csv.DictReader((tiny_run / "sample_measures.csv").open()))
-    assert [(int(m["epoch"]), float(m["temperature"])) for m in measures] == [(e, t) for e in (1, 2) for t in temperatures]
+    assert ([(int(m["epoch"]), float(m["temperature"])) for m in measures]
+            == [(e, t) for e in (1, 2) for t in temperatures])
     assert all(int(m["samples"]) == count and 0 <= float(m["ended"]) <= 1 for m in measures)
 
 
@@ -67,7 +67,8 @@ def test_text_generator_callback_samples_each_temperature_each_epoch(tiny_run, t
     callback.on_epoch_end(0)
     callback.on_epoch_end(1)
     written = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
-    assert [(s["epoch"], s["temperature"]) for s in written] == [(e, t) for e in (1, 2) for t in (1.0, 0.5) for _ in range(3)]
+    assert ([(s["epoch"], s["temperature"]) for s in written]
+            == [(e, t) for e in (1, 2) for t in (1.0, 0.5) for _ in range(3)])
     assert all(s["tokens"] <= 5 for s in written)
     measures = list(csv.DictReader((tmp_path / "sample_measures.csv").open()))
     assert [(m["epoch"], m["temperature"], m["samples"]) for m in measures] == [

@@ -69,7 +69,8 @@ def test_full_template_run_keeps_its_template_and_foods(full_run):
 
 
 def test_generate_json_returns_the_parsed_recipe(full_run):
-    result = invoke("generate", "--model", "run", "-n", "3", "--seed", "2", "--max-tokens", "30", "--json", cwd=full_run)
+    result = invoke("generate", "--model", "run", "-n", "3", "--seed", "2", "--max-tokens", "30", "--json",
+                    cwd=full_run)
     assert result.exit_code == 0, result.output
     for sample in json.loads(result.stdout)["samples"]:
         assert sample["text"].startswith("Recipe for")

@@ -60,7 +60,8 @@ class TextGenerator(keras.callbacks.Callback):
             return  # a diverged epoch has nothing worth sampling
         for temperature in self.temperatures:
             generation = self.generator.generate(self.prompt, n=self.count, max_tokens=self.max_tokens,
-                                                 seed=self.seed + epoch, decoding=self.decoding, temperature=temperature)
+                                                 seed=self.seed + epoch, decoding=self.decoding,
+                                                 temperature=temperature)
             for sample in generation.samples:
                 row = {"epoch": epoch + 1, "temperature": temperature, "text": sample.text,
                        "tokens": len(sample.tokens), "ended": sample.ended}

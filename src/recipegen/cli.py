@@ -9,17 +9,24 @@ exits 130. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
-from recipegen.options import (DEFAULT_CONFIG, RUN_DIR, STRATEGIES, asked_recipe, bad_option, decoding_options,
-                               json_option, run_option, training_config)
+from recipegen.options import (
+    DEFAULT_CONFIG,
+    RUN_DIR,
+    STRATEGIES,
+    asked_recipe,
+    bad_option,
+    decoding_options,
+    json_option,
+    run_option,
+    training_config,
+)
 from recipegen.runtime import import_tensorflow_quietly, stop_on_sigterm
-
 
 
 class BadInput(click.ClickException):
@@ -105,7 +112,8 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     _start_tensorflow()
     from recipegen.render import training_summary
     from recipegen.run import new_run_dir
-    from recipegen.train import resume, train as train_model
+    from recipegen.train import resume
+    from recipegen.train import train as train_model
 
     stop_on_sigterm()
     log = None if quiet else (lambda message: click.echo(message, err=True))
@@ -131,15 +139,20 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--temperature", "-t", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Sampling temperature; 0 is greedy (always the most likely word).")
 @click.option("--top-k", type=click.IntRange(min=1), help="Sample only among the K most likely words.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Sample only among the most likely words whose probability adds up to P.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True),
+              help="Sample only among the most likely words whose probability adds up to P.")
 @decoding_options
-@click.option("--max-tokens", type=click.IntRange(min=1), default=200, show_default=True, help="Longest recipe, in tokens after the prompt.")
-@click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True, help="How many recipes, sampled in parallel.")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Longest recipe, in tokens after the prompt.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many recipes, sampled in parallel.")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
 @click.option("--show-probs", type=click.IntRange(min=0), default=0, metavar="K",
               help="After each recipe, a table of the K most likely next words and their probabilities at every step.")
 @click.option("--xla", is_flag=True,
-              help="Compile the decoder with XLA: about 1.5 s more to start, about 1.6x the tokens/s; for many or long recipes.")
+              help="Compile the decoder with XLA: about 1.5 s more to start, about 1.6x the tokens/s; "
+                   "for many or long recipes.")
 @json_option
 def generate(run_path: Path | None, prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
              title: str | None, max_tokens: int, count: int, seed: int | None, show_probs: int, xla: bool,
@@ -168,10 +181,12 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     except SettingError as e:
         raise bad_option(e, ingredients_file) from None
     if generation.unknown_words:
-        click.echo(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(generation.unknown_words)}", err=True)
+        click.echo(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(generation.unknown_words)}",
+                   err=True)
     if as_json:
         prompt_read = run.tokenizer.as_string(generation.prompt_tokens)
-        click.echo(json.dumps(generation_json(generation, str(run.path), prompt_read, max_tokens, run.foods()), indent=2))
+        click.echo(json.dumps(generation_json(generation, str(run.path), prompt_read, max_tokens, run.foods()),
+                              indent=2))
     else:
         click.echo(generation_text(generation, run.foods()))
 
@@ -186,7 +201,8 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
 @click.option("--temperature", "-t", "temperatures", type=click.FloatRange(min=0), multiple=True,
               help="Temperature for --samples; repeatable (default: the run's sample.temperatures).")
 @click.option("--max-tokens", type=click.IntRange(min=1),
-              help="Longest sample for --samples (default: the longest held-out recipe, so no real recipe would be cut).")
+              help="Longest sample for --samples (default: the longest held-out recipe, "
+                   "so no real recipe would be cut).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for --samples (default: the run's seed).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Samples decoded together for --samples.")

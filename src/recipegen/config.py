@@ -35,7 +35,8 @@ class DataConfig:
     vocab_size: int = 10_000  # TextVectorization max_tokens, padding and [UNK] included
     sequence_length: int = 100  # tokens per training window (book: 200)
     pipeline: str = "pack"  # "pack": recipes end to end; "pad": one truncated window per recipe (book)
-    template: str = "book"  # "book": Recipe for <title> | <directions>; "full": with ingredients; "plain": the text as is
+    # "book": Recipe for <title> | <directions>; "full": with ingredients; "plain": the text as is
+    template: str = "book"
     tokens: str = "word"  # "word" (book) or "char": one token per character
     stream: bool = False  # read a .jsonl or .txt corpus a record at a time with tf.data, never whole in memory
     vocab_sample: int = 0  # adapt the vocabulary on the first N training recipes; 0 = on all of them
@@ -160,7 +161,8 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("model.dropout", 0 <= config.model.dropout < 1, "must be in [0, 1)"),
         ("train.epochs", config.train.epochs >= 1, "must be at least 1"),
         ("train.batch_size", config.train.batch_size >= 1, "must be at least 1"),
-        ("train.learning_rate", config.train.learning_rate > 0 and math.isfinite(config.train.learning_rate), "must be a positive number"),
+        ("train.learning_rate", config.train.learning_rate > 0 and math.isfinite(config.train.learning_rate),
+         "must be a positive number"),
         ("train.clipnorm", config.train.clipnorm >= 0, "must be >= 0 (0 turns clipping off)"),
         ("train.reduce_lr_patience", config.train.reduce_lr_patience >= 0, "must be >= 0 (0 turns it off)"),
         ("train.reduce_lr_factor", 0 < config.train.reduce_lr_factor < 1, "must be between 0 and 1 (exclusive)"),
@@ -168,7 +170,8 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("train.max_minutes", config.train.max_minutes >= 0, "must be >= 0 (0 means no limit)"),
         ("train.early_stopping_patience", config.train.early_stopping_patience >= 0, "must be >= 0 (0 turns it off)"),
         ("train.strategy", config.train.strategy in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}"),
-        ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures), "must all be >= 0"),
+        ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures),
+         "must all be >= 0"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
         ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),
         ("sample.no_repeat_ngram", config.sample.no_repeat_ngram == 0 or config.sample.no_repeat_ngram >= 2,
@@ -176,9 +179,11 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("sample.no_repeat_ngram", config.data.tokens == "word" or not 0 < config.sample.no_repeat_ngram < CHAR_NGRAM,
          f"counts characters with data.tokens = \"char\": use 0 (off) or at least {CHAR_NGRAM}, or a word would "
          "never be written twice"),
-        ("sample.repetition_penalty", 0 <= config.sample.repetition_penalty < math.inf, "must be a number >= 0 (0 is off)"),
+        ("sample.repetition_penalty", 0 <= config.sample.repetition_penalty < math.inf,
+         "must be a number >= 0 (0 is off)"),
         ("sample.ingredient_bias", 0 <= config.sample.ingredient_bias < math.inf, "must be a number >= 0 (0 is off)"),
-        ("sample.unlisted_penalty", config.sample.unlisted_penalty >= 0, "must be >= 0 (0 is off, inf never allows one)"),
+        ("sample.unlisted_penalty", config.sample.unlisted_penalty >= 0,
+         "must be >= 0 (0 is off, inf never allows one)"),
         ("sample.best_of", config.sample.best_of >= 1, "must be at least 1 (1 is off)"),
     ]
     for key, ok, problem in checks:

@@ -121,15 +121,22 @@ class Decoder:
             model_logits = logits
             carried = dict(carried)
             if steers:
-                logits = self.reader.steer(logits, carried["reader"], ingredient_bias, unlisted_penalty, prompt_length + i)
+                logits = self.reader.steer(logits, carried["reader"], ingredient_bias, unlisted_penalty,
+                                           prompt_length + i)
             if repeats:
                 logits -= repetition_penalty * carried["used"]
             if blocks:
                 position = prompt_length + i  # where the next token goes
                 since = carried["reader"]["since"]
-                bans = lambda: ban(logits, repeated_ngram_bans(carried["history"], position, since, no_repeat_ngram,
-                                                               self.vocab_size, self.reader.is_word))
-                logits = tf.cond(no_repeat_ngram >= 2, bans, lambda: logits) if tf.is_tensor(no_repeat_ngram) else bans()
+
+                def blocked(logits=logits):
+                    return ban(logits, repeated_ngram_bans(carried["history"], position, since, no_repeat_ngram,
+                                                           self.vocab_size, self.reader.is_word))
+
+                if tf.is_tensor(no_repeat_ngram):  # an export decides on every call
+                    logits = tf.cond(no_repeat_ngram >= 2, blocked, lambda: logits)
+                else:
+                    logits = blocked()
             if given is not None:
                 pending = carried["given_at"] < given_length
                 if waits:
@@ -170,7 +177,8 @@ class Decoder:
                 out["given"] = out["given"].write(i, given_now)
             if show_probs:
                 top = tf.math.top_k(tf.nn.softmax(sampled_logits(logits, temperature, top_k, top_p)), k=show_probs)
-                out.update(top_ids=out["top_ids"].write(i, top.indices), top_probs=out["top_probs"].write(i, top.values))
+                out.update(top_ids=out["top_ids"].write(i, top.indices),
+                           top_probs=out["top_probs"].write(i, top.values))
             return i + 1, next_token, states, finished, out, carried
 
         # Fixed-size arrays: slots after every row has ended are never written and read as 0.

@@ -46,10 +46,13 @@ class Decoding:
         if not is_integer(self.no_repeat_ngram) or self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
             raise SettingError("no_repeat_ngram", f"no_repeat_ngram must be 0 (off) or an integer >= 2, "
                                                   f"got {self.no_repeat_ngram!r}")
-        if not is_number(self.repetition_penalty) or not math.isfinite(self.repetition_penalty) or self.repetition_penalty < 0:
-            raise SettingError("repetition_penalty", f"repetition_penalty must be a number >= 0, got {self.repetition_penalty!r}")
+        if (not is_number(self.repetition_penalty) or not math.isfinite(self.repetition_penalty)
+                or self.repetition_penalty < 0):
+            raise SettingError("repetition_penalty", f"repetition_penalty must be a number >= 0, "
+                                                     f"got {self.repetition_penalty!r}")
         if not is_number(self.ingredient_bias) or not math.isfinite(self.ingredient_bias) or self.ingredient_bias < 0:
-            raise SettingError("ingredient_bias", f"ingredient_bias must be a number >= 0, got {self.ingredient_bias!r}")
+            raise SettingError("ingredient_bias", f"ingredient_bias must be a number >= 0, "
+                                                  f"got {self.ingredient_bias!r}")
         if not is_number(self.unlisted_penalty) or math.isnan(self.unlisted_penalty) or self.unlisted_penalty < 0:
             raise SettingError("unlisted_penalty", f"unlisted_penalty must be a number >= 0 (inf: never), "
                                                    f"got {self.unlisted_penalty!r}")

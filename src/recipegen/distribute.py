@@ -86,7 +86,8 @@ def read_tf_config(environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
     """
     text = environ.get("TF_CONFIG")
     if not text:
-        raise ConfigError(f"TF_CONFIG: not set; the multiworker strategy needs it on every worker, e.g. {TF_CONFIG_EXAMPLE}")
+        raise ConfigError(f"TF_CONFIG: not set; the multiworker strategy needs it on every worker, "
+                          f"e.g. {TF_CONFIG_EXAMPLE}")
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as e:
@@ -97,12 +98,14 @@ def read_tf_config(environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
     if not (isinstance(workers, list) and workers and all(isinstance(w, str) and ":" in w for w in workers)):
         raise ConfigError(f'TF_CONFIG: "cluster" must have a "worker" list of host:port addresses, got {text}')
     if set(cluster) != {"worker"}:
-        raise ConfigError(f'TF_CONFIG: only "worker" tasks are supported (worker 0 is the chief), got {sorted(cluster)}')
+        raise ConfigError(f'TF_CONFIG: only "worker" tasks are supported (worker 0 is the chief), '
+                          f'got {sorted(cluster)}')
     if not (isinstance(task, dict) and task.get("type") == "worker"):
         raise ConfigError(f'TF_CONFIG: "task" must be {{"type": "worker", "index": N}}, got {json.dumps(task)}')
     index = task.get("index")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(workers):
-        raise ConfigError(f"TF_CONFIG: task index must be 0 to {len(workers) - 1} for {len(workers)} workers, got {index!r}")
+        raise ConfigError(f"TF_CONFIG: task index must be 0 to {len(workers) - 1} for {len(workers)} workers, "
+                          f"got {index!r}")
     return index, len(workers)
 
 

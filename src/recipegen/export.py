@@ -103,8 +103,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
                  ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty):
         settings = _checked(max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
                             unlisted_penalty)
-        max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias, unlisted_penalty = (
-            settings)
+        (max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
+         unlisted_penalty) = settings
         prompt_tokens = prompt_model_tokens(prompt, tokenizer.level)  # (tokens,) in vocabulary form
         prompt_ids = ids.lookup(prompt_tokens)
         known = tf.debugging.Assert((tf.size(prompt_ids) == 0) | tf.reduce_any(prompt_ids != UNK_ID),
@@ -151,7 +151,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
 def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
     """The settings, once they pass the checks of ``generate.Decoding``: a value out of range
     raises ``InvalidArgumentError`` naming the argument, before anything uses it."""
-    max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias, unlisted_penalty = settings
+    (max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
+     unlisted_penalty) = settings
     checks = [
         tf.debugging.Assert(max_tokens >= 1, ["max_tokens must be >= 1, got", max_tokens]),
         tf.debugging.Assert(tf.math.is_finite(temperature) & (temperature >= 0),

@@ -49,7 +49,8 @@ MAIN_SHARE = 0.05  # and is the main word of at least this share of the lines th
 
 def singular(word: str) -> str:
     """A crude singular, applied alike to lists and directions so that "eggs" meets "egg"."""
-    for suffix, replacement in (("ies", "y"), ("oes", "o"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x")):
+    for suffix, replacement in (("ies", "y"), ("oes", "o"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"),
+                                ("xes", "x")):
         if word.endswith(suffix) and len(word) > len(suffix) + 1:
             return word[: -len(suffix)] + replacement
     if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
@@ -91,7 +92,8 @@ class FoodCounter:
 
     def lexicon(self) -> set[str]:
         return {word for word, count in self.as_main_word.items()
-                if self.in_lines[word] >= FOOD_RATIO * self.in_steps[word] and count >= MAIN_SHARE * self.in_lines[word]}
+                if self.in_lines[word] >= FOOD_RATIO * self.in_steps[word]
+                and count >= MAIN_SHARE * self.in_lines[word]}
 
 
 def food_lexicon(ingredient_lines: Iterable[str], direction_steps: Iterable[str] = ()) -> set[str]:

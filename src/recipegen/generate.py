@@ -87,7 +87,8 @@ class Generator:
         model to write a title first (a list without a title)."""
         if request.ingredients and self.template != "full":
             raise SettingError("ingredients", f"an ingredient list needs a run trained with the full template, not "
-                                              f"the {self.template} template: train one with --config configs/full.toml")
+                                              f"the {self.template} template: "
+                                              f"train one with --config configs/full.toml")
         if request.title is None and not request.ingredients:
             raise SettingError("title", "a request gives a title, ingredients or both")
         if self.template not in ("book", "full"):
@@ -121,7 +122,8 @@ class Generator:
         prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt or "")
 
         copies = n * decoding.best_of  # rows per request, or in all without requests
-        row_requests: list[Request | None] = [r for r in requests for _ in range(copies)] if requests else [None] * copies
+        row_requests: list[Request | None] = ([r for r in requests for _ in range(copies)] if requests
+                                              else [None] * copies)
         row_given: list[list[str]] | None = None  # each row's given tokens, as the request wrote them
         given, waits = None, False
         if requests:
@@ -192,7 +194,8 @@ class Generator:
     def _decoder(self, decoding: Decoding, show_probs: int, given: bool, waits: bool):
         key = (float(decoding.temperature), decoding.top_k, decoding.top_p, decoding.no_repeat_ngram,
                decoding.repetition_penalty if self.reader.reads_words else 0.0,
-               decoding.ingredient_bias if self.steerable else 0.0, decoding.unlisted_penalty if self.steerable else 0.0,
+               decoding.ingredient_bias if self.steerable else 0.0,
+               decoding.unlisted_penalty if self.steerable else 0.0,
                show_probs, given, waits, decoding.best_of > 1)
         if key not in self._decoders:
             temperature, top_k, top_p, no_repeat, repetition, bias, penalty, show, _, _, likelihood = key

@@ -88,10 +88,12 @@ def format_info(info: dict[str, Any]) -> str:
         ("model", f"{model['cell']}, {model['layers']} layer{'s' * (model['layers'] > 1)} of {model['units']} units, "
                   f"embedding {model['embedding_dim']}, dropout {model['dropout']:g}"),
         ("parameters", _number(model["parameters"])),
-        ("vocabulary", f"{_number(vocabulary['size'])} {vocabulary['tokens']} tokens, {vocabulary['template']} template"),
+        ("vocabulary", f"{_number(vocabulary['size'])} {vocabulary['tokens']} tokens, "
+                       f"{vocabulary['template']} template"),
         ("corpus", f"{corpus['source']}: {_number(corpus['recipes'])} recipes, "
                    f"{_number(corpus['skipped_records'])} records skipped"),
-        ("split", f"{_number(corpus['train_recipes'])} training recipes, {_number(corpus['heldout_recipes'])} held out"),
+        ("split", f"{_number(corpus['train_recipes'])} training recipes, "
+                  f"{_number(corpus['heldout_recipes'])} held out"),
         ("training tokens", _tokens(corpus["train_tokens"], corpus["oov_rate"])),
         ("held-out tokens", _tokens(corpus["heldout_tokens"], corpus["heldout_oov_rate"])),
         ("recipe length", "unknown" if lengths is None else
@@ -160,7 +162,8 @@ def _token_statistics(path: Path) -> dict[str, Any] | None:
 
 def _count_parameters(path: Path, state: dict[str, Any], import_tensorflow: Callable[[], None]) -> int | None:
     """Load the best model (or a checkpoint) to count its weights; None if there is none that loads."""
-    candidates = [path / run_files.MODEL_FILE, path / str(state.get("checkpoint")), *path.glob(run_files.CHECKPOINT_GLOB)]
+    candidates = [path / run_files.MODEL_FILE, path / str(state.get("checkpoint")),
+                  *path.glob(run_files.CHECKPOINT_GLOB)]
     model_file = next((file for file in candidates if file.is_file()), None)
     if model_file is None:
         return None

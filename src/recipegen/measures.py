@@ -26,9 +26,9 @@ samples and to real recipes, so the figures compare.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
-import dataclasses
 from dataclasses import dataclass
 
 from recipegen.foods import food_lexicon, foods_in, main_word, singular, words  # noqa: F401 (re-exported)
@@ -182,6 +182,7 @@ def format_measure(name: str, value: float) -> str:
 
 def describe_measures(measures: dict[str, float]) -> str:
     """``"mean tokens 142.0, ended 75.0%, distinct-1 0.420, ..."``"""
-    return ", ".join(f"{LABELS[name]} {format_measure(name, value)}" for name, value in measures.items() if name in LABELS)
+    return ", ".join(f"{LABELS[name]} {format_measure(name, value)}"
+                     for name, value in measures.items() if name in LABELS)
 
 

@@ -83,7 +83,8 @@ def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: 
         try:
             lines = ingredients_file.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as e:
-            raise click.BadParameter(f"{ingredients_file}: cannot read it ({e})", param_hint="--ingredients-file") from None
+            raise click.BadParameter(f"{ingredients_file}: cannot read it ({e})",
+                                     param_hint="--ingredients-file") from None
         option = "--ingredients-file"
     else:
         lines = (ingredients or "").split(";")
@@ -99,5 +100,6 @@ def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: 
 
 def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:
     """The library's SettingError as a one-line error for the option that set it."""
-    option = "--ingredients-file" if error.setting == "ingredients" and ingredients_file else f"--{error.setting.replace('_', '-')}"
+    option = ("--ingredients-file" if error.setting == "ingredients" and ingredients_file
+              else f"--{error.setting.replace('_', '-')}")
     return click.BadParameter(str(error), param_hint=option)

@@ -20,14 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from recipegen.config import PIPELINES
 from recipegen.templates import Recipe, recipe_text
 from recipegen.text import END_TOKEN, PAD_ID, WORDS, Tokenizer
-
 
 
 def recipe_texts(recipes: Sequence[Recipe], template: str = "book", tokenizer: Tokenizer = WORDS) -> list[str]:

@@ -29,9 +29,16 @@ from recipegen.config import Config
 from recipegen.data import describe_skips, load_corpus, split_corpus
 from recipegen.errors import RunError
 from recipegen.foods import food_lexicon
-from recipegen.pipeline import (adapt_vocabulary, count_targets, encode, epoch_windows, make_dataset, recipe_texts,
-                                recipe_windows)
-from recipegen.stream import StreamedData, prepare_stream
+from recipegen.pipeline import (
+    adapt_vocabulary,
+    count_targets,
+    encode,
+    epoch_windows,
+    make_dataset,
+    recipe_texts,
+    recipe_windows,
+)
+from recipegen.stream import prepare_stream
 from recipegen.templates import template_markers
 from recipegen.text import tokenizer_for
 

@@ -66,7 +66,8 @@ def as_page(sample: Any) -> str:
     lines = [textwrap.fill(recipe.title or "(untitled)", width=88, subsequent_indent="  ")]
     if recipe.ingredients is None:
         if recipe.directions:
-            lines.append(textwrap.fill(" ".join(recipe.directions), width=88, initial_indent="  ", subsequent_indent="  "))
+            lines.append(textwrap.fill(" ".join(recipe.directions), width=88, initial_indent="  ",
+                                       subsequent_indent="  "))
     else:
         lines += ["", "Ingredients"]
         lines += [textwrap.fill(item, width=88, initial_indent="  - ", subsequent_indent="    ")

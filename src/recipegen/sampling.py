@@ -2,8 +2,9 @@
 
 Temperature divides the *logits* (0 means greedy: the argmax, no division); top-k and top-p
 are filters that set every excluded logit to -inf, applied after temperature (so top-p's
-nucleus is taken from the distribution that is actually sampled) and composable with each other. Randomness is stateless and comes only from the ``seed``
-argument, so the same seed always draws the same tokens.
+nucleus is taken from the distribution that is actually sampled) and composable with each
+other. Randomness is stateless and comes only from the ``seed`` argument, so the same seed
+always draws the same tokens.
 
 Each setting is either a Python number, which fixes the graph when a decoder is traced (the
 ``Generator`` traces one decoder per setting), or a scalar tensor decided on every call, as in

@@ -108,7 +108,8 @@ class StreamedData:
         if self.heldout_file is None:
             raise RuntimeError("save() the held-out recipes into a run directory first")
         file = self.heldout_file
-        texts = _text_dataset(lambda: (json.loads(line)["text"] for line in file.open(encoding="utf-8") if line.strip()))
+        texts = _text_dataset(lambda: (json.loads(line)["text"] for line in file.open(encoding="utf-8")
+                                       if line.strip()))
         length = config.data.sequence_length
         windows = self._ids(texts).map(lambda ids: _recipe_windows(ids, length)).unbatch()
         return batch_windows(windows, config.train.batch_size, length + 1).prefetch(tf.data.AUTOTUNE)
@@ -164,7 +165,8 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
             pass
     data.skipped = sum(data.skip_reasons.values())
     if not data.recipes:
-        raise DataError(f"{path}: no usable recipe ({data.skipped} records skipped: {describe_skips(data.skip_reasons)})")
+        raise DataError(f"{path}: no usable recipe "
+                        f"({data.skipped} records skipped: {describe_skips(data.skip_reasons)})")
     if not data.train_recipes or not data.heldout_recipes:
         raise DataError(f"{path}: {data.train_recipes} training and {data.heldout_recipes} held-out recipes; "
                         "both need at least one (change data.validation_fraction)")

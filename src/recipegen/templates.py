@@ -124,7 +124,8 @@ def _parse_book(tokens: Sequence[str], tokenizer: Tokenizer) -> ParsedRecipe:
     tokens, ended = _until_end(tokens)
     problems = [] if ended else ["no end token: cut short"]
     if SEPARATOR not in tokens:
-        return ParsedRecipe(_title(tokens, tokenizer), None, [], problems + [f"no {SEPARATOR!r} between title and directions"])
+        return ParsedRecipe(_title(tokens, tokenizer), None, [],
+                            problems + [f"no {SEPARATOR!r} between title and directions"])
     cut = tokens.index(SEPARATOR)
     if tokens.count(SEPARATOR) > 1:
         problems.append(f"{SEPARATOR!r} appears {tokens.count(SEPARATOR)} times")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 END_TOKEN = "<end>"  # closes every training recipe; "<" and ">" alone are split, so text cannot produce it
