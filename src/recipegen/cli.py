@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from recipegen.decoding import Decoding
 from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
 from recipegen.options import (
     DEFAULT_CONFIG,
@@ -21,6 +22,7 @@ from recipegen.options import (
     STRATEGIES,
     asked_recipe,
     bad_option,
+    checked_settings,
     decoding_options,
     json_option,
     run_option,
@@ -136,10 +138,10 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--ingredients-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The recipe's ingredient list, one line per line of FILE (commas stay in their line).")
 @click.option("--title", help="The recipe's title (default: the model writes it).")
-@click.option("--temperature", "-t", type=click.FloatRange(min=0), default=1.0, show_default=True,
+@click.option("--temperature", "-t", type=float, default=Decoding.temperature, show_default=True,
               help="Sampling temperature; 0 is greedy (always the most likely word).")
-@click.option("--top-k", type=click.IntRange(min=1), help="Sample only among the K most likely words.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True),
+@click.option("--top-k", type=int, help="Sample only among the K most likely words.")
+@click.option("--top-p", type=float,
               help="Sample only among the most likely words whose probability adds up to P.")
 @decoding_options
 @click.option("--max-tokens", type=click.IntRange(min=1), default=200, show_default=True,
@@ -166,6 +168,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
         recipegen generate --temperature 0.8 --top-k 40 --top-p 0.9 --show-probs 5
     """
     asked = asked_recipe(prompt, ingredients, ingredients_file, title)
+    settings = checked_settings(settings)
     _start_tensorflow()
     from recipegen.decoding import Request, SettingError, configured_decoding
     from recipegen.generate import Generator
@@ -198,7 +201,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
 @click.option("--samples", "sample_count", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Also sample N recipes and measure their text (distinct n-grams, repeats, length, endings, "
                    "ingredient use), beside the same measures of real held-out recipes.")
-@click.option("--temperature", "-t", "temperatures", type=click.FloatRange(min=0), multiple=True,
+@click.option("--temperature", "-t", "temperatures", type=float, multiple=True,
               help="Temperature for --samples; repeatable (default: the run's sample.temperatures).")
 @click.option("--max-tokens", type=click.IntRange(min=1),
               help="Longest sample for --samples (default: the longest held-out recipe, "
@@ -218,6 +221,7 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
         recipegen evaluate --samples 100 --temperature 0.7
         recipegen evaluate --model runs/quick --data other_recipes.json --json
     """
+    settings = checked_settings(settings, temperatures)
     _start_tensorflow()
     from recipegen.decoding import SettingError
     from recipegen.evaluate import evaluate_run

@@ -24,19 +24,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 def decoding_options(command: Any) -> Any:
     """The steering options of generate and evaluate; each defaults to the run's sample.* setting."""
     options = [
-        click.option("--no-repeat-ngram", type=click.IntRange(min=0), metavar="N",
+        click.option("--no-repeat-ngram", type=int, metavar="N",
                      help="Never repeat an N-token phrase within a section of a recipe; 0 = off "
                           "(default: the run's sample.no_repeat_ngram)."),
-        click.option("--repetition-penalty", type=click.FloatRange(min=0), metavar="R",
+        click.option("--repetition-penalty", type=float, metavar="R",
                      help="Take R off a word's logit for each time the section has used it; 0 = off "
                           "(default: the run's sample.repetition_penalty)."),
-        click.option("--ingredient-bias", type=click.FloatRange(min=0), metavar="B",
+        click.option("--ingredient-bias", type=float, metavar="B",
                      help="Steer the directions toward the foods the title and ingredient list name, until they "
                           "use them; 0 = off (default: the run's sample.ingredient_bias)."),
-        click.option("--unlisted-penalty", type=click.FloatRange(min=0), metavar="P",
+        click.option("--unlisted-penalty", type=float, metavar="P",
                      help="Steer the directions away from foods the ingredient list does not name; 0 = off, inf = "
                           "never (default: the run's sample.unlisted_penalty)."),
-        click.option("--best-of", type=click.IntRange(min=1), metavar="K",
+        click.option("--best-of", type=int, metavar="K",
                      help="Sample K candidates per recipe and keep the one that holds together best "
                           "(default: the run's sample.best_of)."),
     ]
@@ -96,6 +96,20 @@ def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: 
     if title is not None and not title.strip():
         raise click.BadParameter("the title is empty", param_hint="--title")
     return title, tuple(lines)
+
+
+def checked_settings(settings: dict[str, Any], temperatures: tuple[float, ...] = ()) -> dict[str, Any]:
+    """The decoding options that were given, checked by the library before any work is done (the
+    run's config fills in the rest later); a bad one is a one-line error naming its option."""
+    from recipegen.decoding import Decoding, SettingError
+
+    given = {key: value for key, value in settings.items() if value is not None}
+    try:
+        for temperature in temperatures or (given.get("temperature", Decoding.temperature),):
+            Decoding(**given | {"temperature": temperature})
+    except SettingError as e:
+        raise bad_option(e) from None
+    return given
 
 
 def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:
