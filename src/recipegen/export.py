@@ -33,6 +33,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from recipegen.decoding import Decoding
 from recipegen.errors import ExportError
 from recipegen.generate import Generator
 from recipegen.run import Run, load_run
@@ -98,7 +99,7 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     # rather than a constant that fixes the states' shapes before the loop but not inside it.
     decode = tf.function(generator.decoder.decode)
 
-    def generate(prompt=sample.prompt, max_tokens=200, temperature=1.0, top_k=0, top_p=1.0, seed=-1,
+    def generate(prompt=sample.prompt, max_tokens=200, temperature=Decoding.temperature, top_k=0, top_p=1.0, seed=-1,
                  no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
                  ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty):
         settings = _checked(max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
