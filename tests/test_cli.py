@@ -42,6 +42,19 @@ def test_train_quiet_prints_only_the_run_directory(trained):
     assert "epochs = 1" in config and "seed = 3" in config and "units = 8" in config
 
 
+def test_train_prints_its_progress_on_stderr_and_only_the_summary_on_stdout(tmp_path):
+    from conftest import RECIPES
+
+    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
+    result = run("train", "--data", "recipes.json", "--out", "run", *tiny_set_args(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1 and result.stdout.startswith("Saved run: best epoch ")
+    assert "Epoch 2/2" in result.stderr and "4/4" in result.stderr, "Keras's progress bar"
+    assert "[epoch 2, temperature 1]" in result.stderr
+    quiet = run("train", "--data", "recipes.json", "--out", "quiet", "--quiet", *tiny_set_args(), cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == "quiet\n", "`train --quiet > out` leaves the run directory alone"
+
+
 def test_generate_json_finds_the_latest_run_and_is_reproducible(trained):
     root, run_dir = trained
     args = ["generate", "--prompt", "Recipe for LEMON toast |", "-n", "2", "--seed", "5", "--max-tokens", "10",
@@ -173,6 +186,14 @@ def test_help_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=os.environ | {"PYTHONWARNINGS": "ignore"})
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_python_dash_m_recipegen_is_the_same_command(tmp_path):
+    for args in (["--version"], ["generate", "--top-k", "0"], ["nonsense"]):
+        module = subprocess.run([sys.executable, "-m", "recipegen", *args], capture_output=True, text=True,
+                                cwd=tmp_path)
+        script = run(*args, cwd=tmp_path)
+        assert (module.returncode, module.stdout, module.stderr) == (script.returncode, script.stdout, script.stderr)
 
 
 def test_version():

@@ -8,12 +8,15 @@ exits 130. ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from recipegen import shipped
 from recipegen.decoding import Decoding
 from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
 from recipegen.options import (
@@ -81,7 +84,8 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help=f"TOML config (default: {DEFAULT_CONFIG} if present, else the built-in book values).")
+              help=f"A TOML config, or a shipped one by name: {', '.join(shipped.config_names())} "
+                   f"(default: {DEFAULT_CONFIG}, here or shipped).")
 @click.option("--data", type=str, help="Corpus to train on (.json, .jsonl or .txt); overrides data.path.")
 @click.option("--out", type=RUN_DIR, help="Run directory to write (default: runs/<timestamp>).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Overrides train.epochs.")
@@ -119,11 +123,12 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 
     stop_on_sigterm()
     log = None if quiet else (lambda message: click.echo(message, err=True))
-    if resume_dir is not None:
-        result = resume(resume_dir, epochs=epochs, tensorboard=tensorboard, strategy=strategy, verbose=not quiet,
-                        log=log)
-    else:
-        result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log)
+    with contextlib.redirect_stdout(sys.stderr):  # Keras's progress bar is progress, not a result
+        if resume_dir is not None:
+            result = resume(resume_dir, epochs=epochs, tensorboard=tensorboard, strategy=strategy, verbose=not quiet,
+                            log=log)
+        else:
+            result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log)
     summary = training_summary(result, quiet)
     if summary:
         click.echo(summary)

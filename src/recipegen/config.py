@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recipegen import shipped
 from recipegen.errors import ConfigError
 from recipegen.templates import TEMPLATES, template_markers
 from recipegen.text import TOKEN_LEVELS
@@ -103,7 +104,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     source = "defaults"
     if path is not None:
         source = str(path)
-        raw = _read_toml(Path(path))
+        raw = _read_toml(shipped.config_path(path))
     overridden = set(overrides or {})
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value)
@@ -197,7 +198,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        names = ", ".join(shipped.config_names())
+        raise ConfigError(f"{path}: config file not found (shipped configs: {names})") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
     except tomllib.TOMLDecodeError as e:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from recipegen import shipped
 from recipegen.errors import DataError
 from recipegen.templates import Recipe
 from recipegen.text import RECIPE_PREFIX
@@ -51,8 +52,9 @@ def load_corpus(path: str | Path) -> Corpus:
 
 
 def check_corpus_path(path: str | Path) -> Path:
-    """The path of a corpus that exists, is a file and has a known format; else DataError."""
-    path = Path(path)
+    """The path of a corpus that exists (or the bundled one it names), is a file and has a known
+    format; else DataError."""
+    path = shipped.corpus_path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():

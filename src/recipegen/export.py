@@ -36,7 +36,7 @@ import tensorflow as tf
 from recipegen.decoding import Decoding
 from recipegen.errors import ExportError
 from recipegen.generate import Generator
-from recipegen.run import Run, load_run
+from recipegen.run import Run, load_run, sync
 from recipegen.text import CHARS, END_TOKEN, INFIX, MARKERS, NO_SPACE_AFTER, NO_SPACE_BEFORE, SEPARATOR, UNK_ID
 
 ENDPOINT = "generate"
@@ -61,9 +61,13 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent) as tmp:
         archive.write_out(str(Path(tmp) / "new"), verbose=False)
+        for written in sorted(Path(tmp, "new").rglob("*"), reverse=True):  # files before the directories holding them
+            sync(written)
+        sync(Path(tmp) / "new")
         if out.exists():
             os.replace(out, Path(tmp) / "old")
         os.replace(Path(tmp) / "new", out)
+        sync(out.parent)
     return out
 
 

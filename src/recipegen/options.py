@@ -65,9 +65,7 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
             values[key] = value
     if tensorboard:
         values["train.tensorboard"] = True
-    if config_path is None and DEFAULT_CONFIG.is_file():
-        config_path = DEFAULT_CONFIG
-    return load_config(config_path, values)
+    return load_config(config_path or DEFAULT_CONFIG, values)
 
 
 def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: Path | None,

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from recipegen import run as run_files
+from recipegen import shipped
 from recipegen.config import Config
 from recipegen.data import describe_skips, load_corpus, split_corpus
 from recipegen.errors import RunError
@@ -170,7 +171,7 @@ def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None) 
     vocabulary = run_files.read_json(run_dir / run_files.VOCABULARY_FILE)
     if config.data.stream:
         meta = run_files.read_json(run_dir / run_files.TOKENS_META_FILE)
-        if run_files.file_digest(Path(config.data.path)) != meta["corpus_sha256"]:
+        if run_files.file_digest(shipped.corpus_path(config.data.path)) != meta["corpus_sha256"]:
             raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started; start a new run instead")
         data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say)
         data.heldout_file = run_dir / run_files.HELDOUT_FILE
@@ -191,7 +192,7 @@ def load_tokens(run_dir: Path, config: Config, vocabulary: list[str], say: Log) 
     if not (meta_file.is_file() and tokens_file.is_file()):
         return None
     meta = run_files.read_json(meta_file)
-    corpus = Path(config.data.path)
+    corpus = shipped.corpus_path(config.data.path)
     if corpus.is_file() and meta["corpus_sha256"] != run_files.file_digest(corpus):
         return None
     arrays = np.load(tokens_file)

@@ -62,23 +62,38 @@ REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
 
 @contextlib.contextmanager
 def replacing(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    The new file's data reaches the disk before the rename and the rename before this returns, so
+    after a power cut ``path`` holds the old file or the new one, whole, never a name for lost data.
+    """
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
+        sync(tmp)
         os.replace(tmp, path)
+        sync(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
+def sync(path: Path) -> None:
+    """Flush a file, or a directory's entries (a rename in it), to the disk: fsync."""
+    if path.is_dir() and os.name != "posix":  # Windows cannot open a directory to fsync it
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json(path: Path, data: Any) -> None:

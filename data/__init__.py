@@ -1,0 +1,1 @@
+"""The bundled corpus, installed as the package data ``recipegen.bundled`` (recipegen/shipped.py)."""
