@@ -208,20 +208,6 @@ def test_sigkill_mid_run_then_resume_finishes_the_run(workdir):
     assert generated.returncode == 0 and generated.stdout.strip()
 
 
-@pytest.mark.slow  # a training process of its own, killed and resumed
-@needs_entry_point
-def test_sigterm_exits_130_and_says_how_to_resume(workdir):
-    process = start_training(workdir, epochs=200)
-    wait_for_epochs(workdir, process, 1)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert "continue with: recipegen train --resume run" in stderr and "Traceback" not in stderr
-    state = json.loads((workdir / "run" / "state.json").read_text())
-    assert (workdir / "run" / state["checkpoint"]).is_file()
-    assert not [p for p in (workdir / "run").iterdir() if p.name.startswith(".")], "half-written files left"
-
-
 def test_resume_uses_the_runs_tokens_even_without_the_corpus(workdir):
     first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
     assert first.exit_code == 0, first.output

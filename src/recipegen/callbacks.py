@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from recipegen import run as run_files
+from recipegen import stopping
 from recipegen.decoding import Decoding
 from recipegen.evaluate import Scorer
 from recipegen.generate import Generator
@@ -40,8 +41,9 @@ class TextGenerator(keras.callbacks.Callback):
     def __init__(self, generator: Generator, prompt: str, temperatures: tuple[float, ...], max_tokens: int,
                  seed: int, count: int = 1, foods: set[str] | None = None, run_dir: Path | None = None,
                  log: Log | None = None, samples: list | None = None, measures: list | None = None,
-                 decoding: Decoding | None = None):
+                 decoding: Decoding | None = None, recorded: Callable[[int], bool] | None = None):
         super().__init__()
+        self.recorded = recorded  # whether the recorder kept an epoch (not diverged, not cut short by a stop)
         self.generator = generator
         self.decoding = decoding
         self.prompt = prompt
@@ -56,8 +58,14 @@ class TextGenerator(keras.callbacks.Callback):
         self.measures: list[dict[str, Any]] = list(measures or [])
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.recorded is not None and not self.recorded(epoch):
+            return  # a diverged or unfinished epoch has nothing worth sampling
         if getattr(self.model, "stop_training", False) and logs is not None and not _finite(logs.get("loss")):
-            return  # a diverged epoch has nothing worth sampling
+            return
+        self.sample_epoch(epoch)
+
+    def sample_epoch(self, epoch: int) -> None:
+        """The samples and measures of the model as it is at the end of ``epoch`` (counted from 0)."""
         for temperature in self.temperatures:
             generation = self.generator.generate(self.prompt, n=self.count, max_tokens=self.max_tokens,
                                                  seed=self.seed + epoch, decoding=self.decoding,
@@ -94,7 +102,9 @@ class EpochRecorder(keras.callbacks.Callback):
 
     It runs before Keras's progress bar, so the validation figures it adds to ``logs`` show
     there. It also watches every batch for a NaN or infinite loss and stops training on one,
-    without saving anything from the diverged epoch.
+    without saving anything from the diverged epoch; and for a stop asked by a signal
+    (stopping.py), which ends the epoch after the batch in progress, likewise unsaved: the run
+    resumes from the last whole epoch and reaches the weights of an uninterrupted run.
     """
 
     def __init__(self, run_dir: Path, validation: Any, scorer: Scorer, state: dict[str, Any], config: Any):
@@ -105,6 +115,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.scorer = scorer
         self.state = state  # epochs_done, history, best, checkpoint: exactly what state.json holds
         self.diverged: tuple[int, int, float] | None = None  # (epoch, batch, loss)
+        self.cut_short = False  # a signal stopped the epoch before its last batch
         self._epoch = 0
         self._epoch_start = 0.0
 
@@ -117,9 +128,15 @@ class EpochRecorder(keras.callbacks.Callback):
         if loss is not None and not _finite(loss) and self.diverged is None:
             self.diverged = (self._epoch + 1, batch + 1, float(loss))
             self.model.stop_training = True
+        if stopping.requested():
+            self.cut_short = True
+            self.model.stop_training = True
+
+    def recorded(self, epoch: int) -> bool:
+        return self.state["epochs_done"] == epoch + 1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.diverged:
+        if self.diverged or self.cut_short:
             return
         logs = logs if logs is not None else {}
         train_seconds = time.perf_counter() - self._epoch_start  # the epoch's steps, before validation

@@ -3,20 +3,21 @@
 TensorFlow takes seconds to import, so it is imported inside the commands that need it and
 ``recipegen --help`` stays instant. Mistakes in the user's input (a path, a key, an option)
 come out as one line on stderr with exit code 2; failures while running exit 1; Ctrl-C
-exits 130. ``--debug`` shows the traceback instead.
+and SIGTERM exit 130 at the next safe point (stopping.py). ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from recipegen import shipped
+from recipegen import shipped, stopping
 from recipegen.decoding import Decoding
 from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
 from recipegen.options import (
@@ -31,7 +32,7 @@ from recipegen.options import (
     run_option,
     training_config,
 )
-from recipegen.runtime import import_tensorflow_quietly, stop_on_sigterm
+from recipegen.runtime import import_tensorflow_quietly
 
 
 class BadInput(click.ClickException):
@@ -45,7 +46,7 @@ class RecipegenGroup(click.Group):
         debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except RecipegenError as e:
             if debug:
@@ -58,10 +59,10 @@ class RecipegenGroup(click.Group):
         except TrainingInterrupted as e:
             click.echo(f"Interrupted after {e.epochs_done} completed epoch(s); "
                        f"continue with: recipegen train --resume {e.run_dir}", err=True)
-            raise click.exceptions.Exit(130) from None
+            raise click.exceptions.Exit(stopping.INTERRUPTED_EXIT) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            raise click.exceptions.Exit(130) from None
+            raise click.exceptions.Exit(stopping.INTERRUPTED_EXIT) from None
         except Exception as e:
             if debug:
                 raise
@@ -121,7 +122,6 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     from recipegen.train import resume
     from recipegen.train import train as train_model
 
-    stop_on_sigterm()
     log = None if quiet else (lambda message: click.echo(message, err=True))
     with contextlib.redirect_stdout(sys.stderr):  # Keras's progress bar is progress, not a result
         if resume_dir is not None:
@@ -188,6 +188,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
             decoding=configured_decoding(run.config.sample, **settings))
     except SettingError as e:
         raise bad_option(e, ingredients_file) from None
+    stopping.check()  # asked to stop while decoding: no half-wanted output
     if generation.unknown_words:
         click.echo(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(generation.unknown_words)}",
                    err=True)
@@ -280,21 +281,52 @@ def _start_tensorflow() -> None:
     """Import TensorFlow, quietly unless --debug; commands call this once they know they run."""
     if not click.get_current_context().find_root().params.get("debug"):
         import_tensorflow_quietly()
+    stopping.check()  # Ctrl-C or SIGTERM during the import's seconds
 
 
-def main() -> None:
-    """The console entry point: every error, usage mistakes included, is a single line on stderr."""
-    import sys
+BROKEN_PIPE_EXIT = 141  # what a shell reports for a program whose reader went away (128 + SIGPIPE)
 
+
+def main() -> NoReturn:
+    """The console entry point: runs the command, then leaves at once.
+
+    Signals are recorded from the start (stopping.py), so one during TensorFlow's import still ends
+    in exit 130. Leaving with ``os._exit`` once the output is flushed skips the interpreter's
+    shutdown, where TensorFlow's threads are torn down: a signal there used to kill the process
+    after its work was done, and nothing is left to do there (every file is closed and synced).
+    """
+    stopping.install()
+    code = run_command()
     try:
-        code = cli.main(prog_name="recipegen", standalone_mode=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = BROKEN_PIPE_EXIT
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def run_command(args: list[str] | None = None) -> int:
+    """Run one command line; every error, usage mistakes included, is a single line on stderr."""
+    try:
+        code = cli.main(args, prog_name="recipegen", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:  # plain `recipegen`: the help, as click shows it
         click.echo(e.format_message(), err=True)
-        sys.exit(e.exit_code)
+        return e.exit_code
     except click.ClickException as e:  # UsageError, BadParameter and BadInput are exit 2; others exit 1
         click.echo(f"Error: {e.format_message()}", err=True)
-        sys.exit(e.exit_code)
+        return e.exit_code
     except click.Abort:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return stopping.INTERRUPTED_EXIT
+    except BrokenPipeError:  # `recipegen generate | head -1`: the reader has what it wanted
+        _point_stdout_nowhere()
+        return BROKEN_PIPE_EXIT
+    return code if isinstance(code, int) else 0
+
+
+def _point_stdout_nowhere() -> None:
+    """What is still buffered for a closed pipe would fail again at the final flush."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -19,6 +19,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from recipegen import stopping
 from recipegen.data import load_corpus
 from recipegen.decoding import Decoding, configured_decoding
 from recipegen.errors import DataError, RunError
@@ -78,6 +79,7 @@ def measure_samples(generator: Generator, prompt: str, count: int, temperature: 
     """Sample ``count`` recipes in batches (batch i seeded with ``seed + i``) and measure them."""
     samples: list[Sample] = []
     for i, start in enumerate(range(0, count, batch_size)):
+        stopping.check()
         n = min(batch_size, count - start)
         generation = generator.generate(prompt, n=n, max_tokens=max_tokens, seed=seed + i, decoding=decoding,
                                         temperature=temperature)
@@ -148,6 +150,7 @@ def evaluate_run(run_path: Path | None, data: Path | None = None, samples: int =
     texts = recipe_texts(load_corpus(data).recipes, run.template, run.tokenizer) if data else read_heldout(run.path)
     score = score_texts(run.model, run.vocabulary, texts, run.config.data.sequence_length, run.config.train.batch_size,
                         run.tokenizer)
+    stopping.check()
     if score.tokens == 0:
         raise (DataError if data else RunError)(f"{data or run.path}: no tokens to score")
     result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",

@@ -33,6 +33,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from recipegen import stopping
 from recipegen.decoding import Decoding
 from recipegen.errors import ExportError
 from recipegen.generate import Generator
@@ -64,6 +65,7 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
         for written in sorted(Path(tmp, "new").rglob("*"), reverse=True):  # files before the directories holding them
             sync(written)
         sync(Path(tmp) / "new")
+        stopping.check()  # asked to stop while writing: the temporary directory goes, out stays as it was
         if out.exists():
             os.replace(out, Path(tmp) / "old")
         os.replace(Path(tmp) / "new", out)

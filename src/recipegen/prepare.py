@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from recipegen import run as run_files
-from recipegen import shipped
+from recipegen import shipped, stopping
 from recipegen.config import Config
 from recipegen.data import describe_skips, load_corpus, split_corpus
 from recipegen.errors import RunError
@@ -111,8 +111,11 @@ class InMemoryData:
 def prepare(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> PreparedCorpus:
     """The corpus of ``config``, streamed (``data.stream``) or in memory; ``vocabulary`` is adapted unless given."""
     if config.data.stream:
-        return prepare_stream(config, vocabulary=vocabulary, say=say)
-    return prepare_data(config, vocabulary=vocabulary, say=say)
+        data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say)
+    else:
+        data = prepare_data(config, vocabulary=vocabulary, say=say)
+    stopping.check()  # a stop asked while reading: nothing has been written yet
+    return data
 
 
 def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> InMemoryData:
@@ -165,38 +168,46 @@ def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None) 
     """The corpus of a run being resumed, with the run's own vocabulary and food words.
 
     A streamed corpus is read again and must be the one the run started with. In memory, the
-    run's token cache serves while the corpus is unchanged (or gone); a changed corpus is read
-    again and refused if its held-out recipes differ from the run's.
+    run's token cache serves while the corpus file is unchanged (or gone); a file that changed is
+    read again and refused unless it gives the same training tokens and held-out recipes (a
+    corpus reformatted, not edited).
     """
     vocabulary = run_files.read_json(run_dir / run_files.VOCABULARY_FILE)
+    changed = f"{config.data.path}: the corpus changed since {run_dir} started"
     if config.data.stream:
         meta = run_files.read_json(run_dir / run_files.TOKENS_META_FILE)
         if run_files.file_digest(shipped.corpus_path(config.data.path)) != meta["corpus_sha256"]:
-            raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started; start a new run instead")
+            raise RunError(f"{changed}; start a new run instead")
         data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say)
         data.heldout_file = run_dir / run_files.HELDOUT_FILE
     else:
-        data = load_tokens(run_dir, config, vocabulary, say)
-        if data is None:
+        cached, digest = load_tokens(run_dir, vocabulary)
+        corpus = shipped.corpus_path(config.data.path)
+        if cached is not None and (not corpus.is_file() or run_files.file_digest(corpus) == digest):
+            say(f"{cached.source}: {'unchanged' if corpus.is_file() else 'gone'}; using the run's tokenized corpus")
+            data = cached
+        else:
             data = prepare_data(config, vocabulary=vocabulary, say=say)
             if data.heldout_texts != run_files.read_heldout(run_dir):
-                raise RunError(f"{config.data.path}: the corpus changed since {run_dir} started "
-                               "(its held-out recipes differ); start a new run instead")
+                raise RunError(f"{changed} (its held-out recipes differ); start a new run instead")
+            if cached is not None and not _same_sequences(data.train_sequences, cached.train_sequences):
+                raise RunError(f"{changed} (its training recipes differ); start a new run instead")
     foods = run_files.read_foods(run_dir)
     return dataclasses.replace(data, foods=foods) if foods is not None else data
 
 
-def load_tokens(run_dir: Path, config: Config, vocabulary: list[str], say: Log) -> InMemoryData | None:
-    """The cached tokens of a run, or None when the cache is missing or the corpus changed."""
+def load_tokens(run_dir: Path, vocabulary: list[str]) -> tuple[InMemoryData | None, str | None]:
+    """The tokenized corpus a run cached, and the sha256 of the file it came from; (None, None) without a cache."""
     meta_file, tokens_file = run_dir / run_files.TOKENS_META_FILE, run_dir / run_files.TOKENS_FILE
     if not (meta_file.is_file() and tokens_file.is_file()):
-        return None
+        return None, None
     meta = run_files.read_json(meta_file)
-    corpus = shipped.corpus_path(config.data.path)
-    if corpus.is_file() and meta["corpus_sha256"] != run_files.file_digest(corpus):
-        return None
     arrays = np.load(tokens_file)
     train_sequences = np.split(arrays["train_ids"], np.cumsum(arrays["train_lengths"])[:-1])
-    say(f"{meta['source']}: {'unchanged' if corpus.is_file() else 'gone'}; using the run's tokenized corpus")
-    return InMemoryData(meta["source"], meta["recipes"], meta["skipped"], vocabulary, train_sequences,
+    data = InMemoryData(meta["source"], meta["recipes"], meta["skipped"], vocabulary, train_sequences,
                         arrays["heldout_windows"], run_files.read_heldout(run_dir))
+    return data, meta["corpus_sha256"]
+
+
+def _same_sequences(ours: list[np.ndarray], theirs: list[np.ndarray]) -> bool:
+    return len(ours) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(ours, theirs))

@@ -1,12 +1,11 @@
 """What a command needs of the process before it runs: TensorFlow imported without its start-up
-noise, and SIGTERM treated as Ctrl-C. Kept apart so that ``recipegen --help`` never pays for either.
+noise. Kept apart so that ``recipegen --help`` never pays for it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 
 def import_tensorflow_quietly() -> None:
@@ -28,13 +27,3 @@ def import_tensorflow_quietly() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM (a CI job cancelled, a container stopped) ends training like Ctrl-C: resumable, exit 130."""
-    import signal
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)

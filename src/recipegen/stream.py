@@ -29,6 +29,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from recipegen import run as run_files
+from recipegen import stopping
 from recipegen.config import Config
 from recipegen.data import JSON_SUFFIXES, check_corpus_path, describe_skips, iter_recipes
 from recipegen.errors import DataError
@@ -134,6 +135,8 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
         """Every record passes here once: counted, split, and the first training texts adapted on."""
         sample = config.data.vocab_sample
         for position, recipe in enumerate(iter_recipes(path, data.skip_reasons)):
+            if stopping.requested():
+                return  # the pass ends early; prepare() raises the stop once back in the main thread
             data.recipes += 1
             if held_out(position, config.seed, config.data.validation_fraction):
                 data.heldout_recipes += 1

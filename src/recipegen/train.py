@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from recipegen import __version__, distribute
+from recipegen import __version__, distribute, stopping
 from recipegen import config as config_module
 from recipegen import run as run_files
 from recipegen.callbacks import EpochRecorder, RunProgress, TextGenerator, restore_seed_states, save_checkpoint
@@ -113,6 +113,7 @@ def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model:
     try:
         # One fit per epoch, so that each epoch's data order depends on (seed, epoch) only.
         for epoch in range(state["epochs_done"], config.train.epochs):
+            stopping.check()
             if distribute.chief_decides(strategy, bool(state.get("stopped_early_after"))):
                 break
             dataset, train_tokens = data.epoch_dataset(config, epoch)
@@ -126,6 +127,7 @@ def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model:
                               verbose="auto" if verbose else 0, shuffle=False)
             if recorder.diverged:
                 break
+            stopping.check()  # a stop asked during the epoch: its last batch or its end's work is done
     except KeyboardInterrupt:
         raise TrainingInterrupted(run_dir, state["epochs_done"]) from None
     finally:
@@ -152,8 +154,10 @@ def _callbacks(config: Config, run_dir: Path, model: keras.Model, data: Prepared
         count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log,
         samples=[s for s in run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= done],
         measures=[m for m in run_files.read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE) if int(m["epoch"]) <= done],
-        decoding=configured_decoding(config.sample),
+        decoding=configured_decoding(config.sample), recorded=recorder.recorded,
     )
+    if done and config.sample.temperatures and not any(s["epoch"] == done for s in sampler.samples):
+        sampler.sample_epoch(done - 1)  # the last epoch's samples, lost to a stop during its end: the model is the same
     callbacks = [recorder, RunProgress(config.train.epochs), sampler] if verbose else [recorder, sampler]
     board = None
     if config.train.tensorboard:

@@ -1,0 +1,194 @@
+"""Stopping by signal: a real `recipegen train` process is sent SIGTERM or SIGINT at random moments,
+must exit 130 (or 0 when it had already finished), and resuming must then reach exactly the run
+an uninterrupted process writes: same weights, same history, same samples. (The resume runs in
+this process, through the library `recipegen train --resume` calls, to keep the test short.)"""
+
+import csv
+import json
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import RECIPES, TINY_OVERRIDES, tiny_set_args
+
+RECIPEGEN = shutil.which("recipegen")
+needs_entry_point = pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
+
+EPOCHS = 4
+TRIALS = 20
+
+
+def train_args(out: str, *extra: str) -> list[str]:
+    return [RECIPEGEN, "train", "--data", "recipes.json", "--out", out, "--quiet", *extra,
+            *tiny_set_args({"train.epochs": EPOCHS, "sample.temperatures": [1.0], "sample.count": 1})]
+
+
+def weights(run: Path, name: str) -> list[np.ndarray]:
+    import keras
+
+    return keras.saving.load_model(run / name, compile=False).get_weights()
+
+
+def finished_run(run: Path) -> dict:
+    """What must be identical between an interrupted-and-resumed run and an uninterrupted one."""
+    state = json.loads((run / "state.json").read_text())
+    return {
+        "epochs": json.loads((run / "metrics.json").read_text())["epochs"],
+        "history": [{k: v for k, v in row.items() if k != "seconds"}
+                    for row in csv.DictReader((run / "history.csv").open())],
+        "samples": (run / "samples.jsonl").read_text(),
+        "sample_measures": (run / "sample_measures.csv").read_text(),
+        "model": weights(run, "model.keras"),
+        "checkpoint": weights(run, state["checkpoint"]),
+    }
+
+
+def assert_same_run(left: dict, right: dict) -> None:
+    for key in ("epochs", "history", "samples", "sample_measures"):
+        assert left[key] == right[key], key
+    for key in ("model", "checkpoint"):
+        for a, b in zip(left[key], right[key], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
+    return tmp_path
+
+
+@pytest.mark.slow  # training processes of their own
+@needs_entry_point
+def test_a_signal_at_any_moment_exits_130_and_resume_reaches_the_uninterrupted_run(workdir):
+    from recipegen.config import load_config
+
+    started = time.monotonic()
+    reference = subprocess.run(train_args("reference"), cwd=workdir, capture_output=True, text=True, timeout=300)
+    duration = time.monotonic() - started
+    assert reference.returncode == 0, reference.stderr
+    expected = finished_run(workdir / "reference")
+    reference_config = load_config(workdir / "reference" / "config.toml")
+
+    moments = random.Random(16)
+    outcomes = []
+    for first in range(0, TRIALS, 2):  # two processes at a time: the machine has two cores
+        trials = [(trial, moments.uniform(0.05, duration), signal.SIGTERM if trial % 4 else signal.SIGINT)
+                  for trial in (first, first + 1)]
+        started = time.monotonic()
+        processes = [subprocess.Popen(train_args(f"run{trial}"), cwd=workdir, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True) for trial, _, _ in trials]
+        for process, (_, delay, number) in sorted(zip(processes, trials), key=lambda pair: pair[1][1]):
+            time.sleep(max(0.0, started + delay - time.monotonic()))
+            process.send_signal(number)
+        for process, (trial, delay, number) in zip(processes, trials):
+            stdout, stderr = process.communicate(timeout=120)
+            outcomes.append(check_and_finish(workdir / f"run{trial}", process.returncode, stdout, stderr,
+                                             f"trial {trial}: {number.name} after {delay:.2f} s", reference_config))
+            assert_same_run(finished_run(workdir / f"run{trial}"), expected)
+    print("stopped at:", ", ".join(outcomes))
+    assert len(set(outcomes)) >= 3, outcomes  # the moments really were spread over the run
+
+
+def check_and_finish(run: Path, code: int, stdout: str, stderr: str, context: str, config) -> str:
+    """Check how an interrupted process ended, then finish its run as a user would; says where it stopped."""
+    from recipegen.train import resume, train
+
+    context += f"\n{stderr}"
+    assert code in (0, 130), context
+    assert "Traceback" not in stderr and "Fatal Python error" not in stderr, context
+    if code == 0:
+        assert stdout.strip() == run.name, context
+        outcome = "finished"
+    elif (run / "state.json").is_file():
+        assert f"continue with: recipegen train --resume {run.name}" in stderr, context
+        outcome = f"epoch {json.loads((run / 'state.json').read_text())['epochs_done']}"
+        resume(run, verbose=False)
+    else:  # stopped before the run wrote anything it could resume from: nothing of it is left behind
+        assert not run.exists() and "Interrupted." in stderr, context
+        outcome = "start-up"
+        train(config, run, verbose=False)
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")], f"{context}: temporary files left"
+    return outcome
+
+
+@pytest.mark.slow  # training processes of their own
+@needs_entry_point
+def test_a_second_signal_while_stopping_exits_at_once(workdir):
+    process = subprocess.Popen(train_args("run"), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    state_file = workdir / "run" / "state.json"
+    deadline = time.monotonic() + 120
+    while not (state_file.is_file() and json.loads(state_file.read_text())["epochs_done"] >= 1):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    state = json.loads(state_file.read_text())
+    assert weights(workdir / "run", state["checkpoint"])  # the checkpoint state.json names loads
+    resumed = subprocess.run([RECIPEGEN, "train", "--resume", "run", "--quiet"], cwd=workdir, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+
+
+# --- the safe points, with a stop already asked for -----------------------------------------------
+
+@pytest.fixture
+def stop_asked():
+    from recipegen import stopping
+
+    stopping._record(signal.SIGTERM, None)
+    yield
+    stopping.reset()
+
+
+def test_generate_asked_to_stop_exits_130_and_prints_no_recipe(tiny_run, stop_asked):
+    from click.testing import CliRunner
+
+    from recipegen.cli import cli
+
+    result = CliRunner().invoke(cli, ["generate", "--model", str(tiny_run), "--max-tokens", "5"])
+    assert result.exit_code == 130, result.output
+    assert result.stdout == "" and "Interrupted." in result.stderr
+
+
+def test_export_asked_to_stop_leaves_no_temporary_directory_and_no_out(tiny_run, tmp_path, stop_asked):
+    from recipegen.export import export_run
+
+    with pytest.raises(KeyboardInterrupt):
+        export_run(tiny_run, tmp_path / "exported")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_asked_to_stop_exits_130(tiny_run, stop_asked):
+    from click.testing import CliRunner
+
+    from recipegen.cli import cli
+
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(tiny_run)])
+    assert result.exit_code == 130 and result.stdout == "", result.output
+
+
+def test_resume_writes_the_samples_a_stop_during_the_epoch_end_lost(workdir):
+    """A second signal (or a kill) after the checkpoint but before the samples were written."""
+    from recipegen.config import load_config
+    from recipegen.train import resume, train
+
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 2})
+    straight = train(config, workdir / "straight", verbose=False).run_dir
+    short = train(load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1}),
+                  workdir / "cut", verbose=False).run_dir
+    for name in ("samples.jsonl", "sample_measures.csv"):
+        (short / name).unlink()  # as if the process ended between state.json and the samples
+    resume(short, epochs=2, verbose=False)
+    for name in ("samples.jsonl", "sample_measures.csv"):
+        assert (short / name).read_text() == (straight / name).read_text(), name
