@@ -216,3 +216,25 @@ def test_resume_uses_the_runs_tokens_even_without_the_corpus(workdir):
     assert result.exit_code == 0, result.output
     assert "gone; using the run's tokenized corpus" in result.output
     assert json.loads((workdir / "run" / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_resume_refuses_a_corpus_whose_training_recipes_changed(workdir):
+    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
+    assert first.exit_code == 0, first.output
+    heldout = (workdir / "run" / "heldout.jsonl").read_text().lower()
+    edited = [dict(r) for r in RECIPES]
+    trained = next(r for r in edited if r["title"].lower() not in heldout)
+    trained["directions"] = ["Throw it all in a pot."]
+    (workdir / "recipes.json").write_text(json.dumps(edited))
+    result = invoke("train", "--resume", "run", "--epochs", "2")
+    assert result.exit_code == 2, result.output
+    assert "recipes.json: the corpus changed since run started (its training recipes differ)" in result.output
+    assert json.loads((workdir / "run" / "state.json").read_text())["epochs_done"] == 1
+
+
+def test_resume_accepts_the_same_corpus_written_differently(workdir):
+    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
+    assert first.exit_code == 0, first.output
+    (workdir / "recipes.json").write_text(json.dumps(RECIPES, indent=2))  # other bytes, same recipes
+    result = invoke("train", "--resume", "run", "--epochs", "2", "--quiet")
+    assert result.exit_code == 0, result.output
