@@ -238,3 +238,26 @@ def test_resume_accepts_the_same_corpus_written_differently(workdir):
     (workdir / "recipes.json").write_text(json.dumps(RECIPES, indent=2))  # other bytes, same recipes
     result = invoke("train", "--resume", "run", "--epochs", "2", "--quiet")
     assert result.exit_code == 0, result.output
+
+
+# --- limits that would not fit in memory ----------------------------------------------------------
+
+@pytest.mark.parametrize("args, option", [
+    (["generate", "--max-tokens", "1000000000"], "--max-tokens"),
+    (["generate", "--max-tokens", "3000000000"], "--max-tokens"),
+    (["generate", "-n", "100000", "--max-tokens", "5000"], "-n"),
+    (["evaluate", "--samples", "1", "--max-tokens", "1000000000"], "--max-tokens"),
+])
+def test_a_length_beyond_memory_is_bad_input_naming_the_option(tiny_run, args, option, capsys):
+    from recipegen.cli import run_command
+
+    assert run_command([*args, "--model", str(tiny_run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: Invalid value for {option}:") and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_training_sample_length_beyond_memory_is_refused_before_training(workdir):
+    result = invoke("train", "--data", "recipes.json", "--out", "run", *tiny_set_args(),
+                    "--set", "sample.max_tokens=1000000000")
+    assert result.exit_code == 2 and "sample.max_tokens = 1000000000 must be from 1 to 100,000" in result.output
+    assert not (workdir / "run").exists()

@@ -149,7 +149,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--top-p", type=float,
               help="Sample only among the most likely words whose probability adds up to P.")
 @decoding_options
-@click.option("--max-tokens", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--max-tokens", type=int, default=200, show_default=True,
               help="Longest recipe, in tokens after the prompt.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many recipes, sampled in parallel.")
@@ -173,7 +173,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
         recipegen generate --temperature 0.8 --top-k 40 --top-p 0.9 --show-probs 5
     """
     asked = asked_recipe(prompt, ingredients, ingredients_file, title)
-    settings = checked_settings(settings)
+    settings = checked_settings(settings, max_tokens=max_tokens)
     _start_tensorflow()
     from recipegen.decoding import Request, SettingError, configured_decoding
     from recipegen.generate import Generator
@@ -209,7 +209,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
                    "ingredient use), beside the same measures of real held-out recipes.")
 @click.option("--temperature", "-t", "temperatures", type=float, multiple=True,
               help="Temperature for --samples; repeatable (default: the run's sample.temperatures).")
-@click.option("--max-tokens", type=click.IntRange(min=1),
+@click.option("--max-tokens", type=int,
               help="Longest sample for --samples (default: the longest held-out recipe, "
                    "so no real recipe would be cut).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for --samples (default: the run's seed).")
@@ -227,7 +227,7 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
         recipegen evaluate --samples 100 --temperature 0.7
         recipegen evaluate --model runs/quick --data other_recipes.json --json
     """
-    settings = checked_settings(settings, temperatures)
+    settings = checked_settings(settings, temperatures, max_tokens)
     _start_tensorflow()
     from recipegen.decoding import SettingError
     from recipegen.evaluate import evaluate_run

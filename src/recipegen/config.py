@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from recipegen import shipped
+from recipegen.decoding import MAX_TOKENS
 from recipegen.errors import ConfigError
 from recipegen.templates import TEMPLATES, template_markers
 from recipegen.text import TOKEN_LEVELS
@@ -174,7 +175,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures),
          "must all be >= 0"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
-        ("sample.max_tokens", config.sample.max_tokens >= 1, "must be at least 1"),
+        ("sample.max_tokens", 1 <= config.sample.max_tokens <= MAX_TOKENS, f"must be from 1 to {MAX_TOKENS:,}"),
         ("sample.no_repeat_ngram", config.sample.no_repeat_ngram == 0 or config.sample.no_repeat_ngram >= 2,
          "must be 0 (off) or at least 2"),
         ("sample.no_repeat_ngram", config.data.tokens == "word" or not 0 < config.sample.no_repeat_ngram < CHAR_NGRAM,

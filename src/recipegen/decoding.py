@@ -17,6 +17,13 @@ from recipegen.measures import SampleText
 from recipegen.templates import ParsedRecipe
 from recipegen.text import END_TOKEN
 
+# The decoder holds every sample's whole history (n x (prompt + max_tokens) ids, and more when it
+# steers), so the length limit needs a ceiling: a billion tokens asked for ends in a native
+# allocation failure, not an error. Whole recipes are hundreds of words or a few thousand
+# characters; this leaves room for any of them while a batch of 1,000 still fits in memory.
+MAX_TOKENS = 100_000
+MAX_BATCH_TOKENS = 100_000_000  # samples x their length in one batch: about 0.4 GB of ids per copy the loop keeps
+
 
 class SettingError(ValueError):
     """A setting the generator cannot use; ``setting`` names it (the CLI maps it to its option):
@@ -119,6 +126,11 @@ def check_sampling_args(temperature: float, top_k: int | None = None, top_p: flo
         raise SettingError("top_k", f"top_k must be an integer >= 1, got {top_k!r}")
     if top_p is not None and (not is_number(top_p) or not 0 < top_p <= 1):
         raise SettingError("top_p", f"top_p must be in (0, 1], got {top_p!r}")
+
+
+def check_max_tokens(max_tokens: Any) -> None:
+    if not is_integer(max_tokens) or not 1 <= max_tokens <= MAX_TOKENS:
+        raise SettingError("max_tokens", f"max_tokens must be an integer from 1 to {MAX_TOKENS:,}, got {max_tokens!r}")
 
 
 def is_integer(value: Any) -> bool:

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from recipegen import stopping
 from recipegen.data import load_corpus
-from recipegen.decoding import Decoding, configured_decoding
+from recipegen.decoding import Decoding, check_max_tokens, configured_decoding
 from recipegen.errors import DataError, RunError
 from recipegen.generate import Generator, Sample
 from recipegen.measures import SampleText, text_measures
@@ -144,6 +144,8 @@ def evaluate_run(run_path: Path | None, data: Path | None = None, samples: int =
     (default: the run's ``sample.temperatures``), decoded as the run's config and ``settings`` say."""
     run = load_run(run_path)
     decoding = configured_decoding(run.config.sample, **(settings or {}))  # a bad setting fails before any work
+    if max_tokens is not None:
+        check_max_tokens(max_tokens)
     temperatures = tuple(temperatures) or run.config.sample.temperatures
     for temperature in temperatures:
         dataclasses.replace(decoding, temperature=temperature)

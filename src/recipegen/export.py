@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from recipegen import stopping
-from recipegen.decoding import Decoding
+from recipegen.decoding import MAX_TOKENS, Decoding
 from recipegen.errors import ExportError
 from recipegen.generate import Generator
 from recipegen.run import Run, load_run, sync
@@ -161,7 +161,8 @@ def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
     (max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
      unlisted_penalty) = settings
     checks = [
-        tf.debugging.Assert(max_tokens >= 1, ["max_tokens must be >= 1, got", max_tokens]),
+        tf.debugging.Assert((max_tokens >= 1) & (max_tokens <= MAX_TOKENS),
+                            [f"max_tokens must be from 1 to {MAX_TOKENS}, got", max_tokens]),
         tf.debugging.Assert(tf.math.is_finite(temperature) & (temperature >= 0),
                             ["temperature must be a number >= 0 (0 means greedy), got", temperature]),
         tf.debugging.Assert(top_k >= 0, ["top_k must be >= 0 (0: no top-k filter), got", top_k]),

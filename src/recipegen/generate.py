@@ -26,7 +26,17 @@ import numpy as np
 import tensorflow as tf
 
 from recipegen.decoder import Decoder
-from recipegen.decoding import Decoding, Generation, Request, Sample, SettingError, configured_decoding, is_integer
+from recipegen.decoding import (
+    MAX_BATCH_TOKENS,
+    Decoding,
+    Generation,
+    Request,
+    Sample,
+    SettingError,
+    check_max_tokens,
+    configured_decoding,
+    is_integer,
+)
 from recipegen.measures import coherence
 from recipegen.templates import given_pieces, parse_recipe
 from recipegen.text import END_TOKEN, RECIPE_PREFIX, UNK_ID, WORDS, Tokenizer
@@ -111,8 +121,7 @@ class Generator:
         show_probs = min(show_probs, len(self.vocabulary))
         if not is_integer(n) or n < 1:
             raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
-        if not is_integer(max_tokens) or max_tokens < 1:
-            raise SettingError("max_tokens", f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        check_max_tokens(max_tokens)
         if seed is None:
             seed = secrets.randbits(31)
         if requests is not None and not requests:
@@ -122,6 +131,10 @@ class Generator:
         prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt or "")
 
         copies = n * decoding.best_of  # rows per request, or in all without requests
+        rows = copies * (len(requests) if requests else 1)
+        if rows * (len(prompt_ids) + max_tokens) > MAX_BATCH_TOKENS:
+            raise SettingError("n", f"{rows:,} samples of up to {len(prompt_ids) + max_tokens:,} tokens are more than "
+                                    f"one batch can hold ({MAX_BATCH_TOKENS:,} tokens): ask for fewer or shorter ones")
         row_requests: list[Request | None] = ([r for r in requests for _ in range(copies)] if requests
                                               else [None] * copies)
         row_given: list[list[str]] | None = None  # each row's given tokens, as the request wrote them

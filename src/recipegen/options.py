@@ -96,13 +96,16 @@ def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: 
     return title, tuple(lines)
 
 
-def checked_settings(settings: dict[str, Any], temperatures: tuple[float, ...] = ()) -> dict[str, Any]:
+def checked_settings(settings: dict[str, Any], temperatures: tuple[float, ...] = (),
+                     max_tokens: int | None = None) -> dict[str, Any]:
     """The decoding options that were given, checked by the library before any work is done (the
     run's config fills in the rest later); a bad one is a one-line error naming its option."""
-    from recipegen.decoding import Decoding, SettingError
+    from recipegen.decoding import Decoding, SettingError, check_max_tokens
 
     given = {key: value for key, value in settings.items() if value is not None}
     try:
+        if max_tokens is not None:
+            check_max_tokens(max_tokens)
         for temperature in temperatures or (given.get("temperature", Decoding.temperature),):
             Decoding(**given | {"temperature": temperature})
     except SettingError as e:
@@ -112,6 +115,10 @@ def checked_settings(settings: dict[str, Any], temperatures: tuple[float, ...] =
 
 def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:
     """The library's SettingError as a one-line error for the option that set it."""
-    option = ("--ingredients-file" if error.setting == "ingredients" and ingredients_file
-              else f"--{error.setting.replace('_', '-')}")
+    if error.setting == "ingredients" and ingredients_file:
+        option = "--ingredients-file"
+    elif len(error.setting) == 1:  # -n
+        option = f"-{error.setting}"
+    else:
+        option = f"--{error.setting.replace('_', '-')}"
     return click.BadParameter(str(error), param_hint=option)
