@@ -261,3 +261,28 @@ def test_a_training_sample_length_beyond_memory_is_refused_before_training(workd
                     "--set", "sample.max_tokens=1000000000")
     assert result.exit_code == 2 and "sample.max_tokens = 1000000000 must be from 1 to 100,000" in result.output
     assert not (workdir / "run").exists()
+
+
+# --- seeds: the range that is used, or exit 2 naming the option ------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--seed", "4294967296"], "Invalid value for '--seed': 4294967296 is not in the range 0<=x<=4294967295"),
+    (["train", "--set", "seed=-1"], "seed = -1 must be from 0 to 4,294,967,295"),
+    (["generate", "--seed", str(2**70)], "Invalid value for '--seed'"),
+    (["evaluate", "--samples", "1", "--seed", "-1"], "Invalid value for '--seed'"),
+])
+def test_a_seed_out_of_range_is_bad_input(workdir, args, message, capsys):
+    from recipegen.cli import run_command
+
+    assert run_command(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_library_refuses_a_seed_its_decoder_would_wrap(tiny_run):
+    from recipegen.decoding import SettingError
+    from recipegen.generate import Generator
+    from recipegen.run import load_run
+
+    with pytest.raises(SettingError, match="seed must be an integer from 0 to 2\\*\\*63 - 1"):
+        Generator.from_run(load_run(tiny_run)).generate(max_tokens=2, seed=2**70)

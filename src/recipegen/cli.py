@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from recipegen import shipped, stopping
-from recipegen.decoding import Decoding
+from recipegen.decoding import MAX_SEED, Decoding
 from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
 from recipegen.options import (
     DEFAULT_CONFIG,
@@ -90,7 +90,8 @@ def cli(debug: bool) -> None:
 @click.option("--data", type=str, help="Corpus to train on (.json, .jsonl or .txt); overrides data.path.")
 @click.option("--out", type=RUN_DIR, help="Run directory to write (default: runs/<timestamp>).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Overrides train.epochs.")
-@click.option("--seed", type=int, help="Overrides seed (split, shuffling, initial weights, samples).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+              help="Overrides seed (split, shuffling, initial weights, samples).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set model.cell=gru --set model.units=64. Repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing run directory.")
@@ -153,7 +154,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
               help="Longest recipe, in tokens after the prompt.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many recipes, sampled in parallel.")
-@click.option("--seed", type=click.IntRange(min=0),
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
               help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
 @click.option("--show-probs", type=click.IntRange(min=0), default=0, metavar="K",
               help="After each recipe, a table of the K most likely next words and their probabilities at every step.")
@@ -212,7 +213,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
 @click.option("--max-tokens", type=int,
               help="Longest sample for --samples (default: the longest held-out recipe, "
                    "so no real recipe would be cut).")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed for --samples (default: the run's seed).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Seed for --samples (default: the run's seed).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Samples decoded together for --samples.")
 @decoding_options

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from recipegen import shipped
-from recipegen.decoding import MAX_TOKENS
+from recipegen.decoding import MAX_SEED, MAX_TOKENS
 from recipegen.errors import ConfigError
 from recipegen.templates import TEMPLATES, template_markers
 from recipegen.text import TOKEN_LEVELS
@@ -157,6 +157,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("data.shuffle_buffer", config.data.shuffle_buffer >= 1, "must be at least 1"),
         ("train.steps_per_epoch", config.train.steps_per_epoch >= 0, "must be >= 0 (0 means one whole pass)"),
         ("model.cell", config.model.cell in CELLS, f"must be one of {', '.join(CELLS)}"),
+        ("seed", 0 <= config.seed <= MAX_SEED, f"must be from 0 to {MAX_SEED:,}"),
         ("model.layers", config.model.layers >= 1, "must be at least 1"),
         ("model.units", config.model.units >= 1, "must be at least 1"),
         ("model.embedding_dim", config.model.embedding_dim >= 1, "must be at least 1"),

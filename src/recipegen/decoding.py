@@ -22,6 +22,8 @@ from recipegen.text import END_TOKEN
 # allocation failure, not an error. Whole recipes are hundreds of words or a few thousand
 # characters; this leaves room for any of them while a batch of 1,000 still fits in memory.
 MAX_TOKENS = 100_000
+# Seeds a user gives: training seeds NumPy, which takes 0 to 2**32 - 1; every command takes the same.
+MAX_SEED = 2**32 - 1
 MAX_BATCH_TOKENS = 100_000_000  # samples x their length in one batch: about 0.4 GB of ids per copy the loop keeps
 
 

@@ -124,6 +124,8 @@ class Generator:
         check_max_tokens(max_tokens)
         if seed is None:
             seed = secrets.randbits(31)
+        if not is_integer(seed) or not 0 <= seed < 2**63:  # the decoder's seed is an int64
+            raise SettingError("seed", f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
         if requests is not None and not requests:
             raise SettingError("requests", "requests: none given")
         if requests:
@@ -152,7 +154,7 @@ class Generator:
 
         decode = self._decoder(decoding, show_probs, given is not None, waits)
         inputs = [tf.constant(prompt_ids, tf.int32), tf.constant(len(row_requests), tf.int32),
-                  tf.constant(max_tokens, tf.int32), tf.constant(seed % 2**63, tf.int64)]
+                  tf.constant(max_tokens, tf.int32), tf.constant(seed, tf.int64)]
         outputs = decode(*inputs, tf.constant(given)) if given is not None else decode(*inputs)
         candidates = self._samples(outputs, prompt_tokens, show_probs, row_requests, row_given)
         if decoding.best_of > 1:

@@ -53,8 +53,9 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     from recipegen.config import load_config, parse_override
 
     if resume_dir is not None:
-        given = [name for name, value in (("--config", config_path), ("--data", data), ("--out", out), ("--seed", seed),
-                                          ("--set", overrides), ("--overwrite", overwrite)) if value]
+        given = [name for name, value in (("--config", config_path), ("--data", data), ("--out", out),
+                                          ("--seed", seed is not None), ("--set", overrides),
+                                          ("--overwrite", overwrite)) if value]
         if given:
             raise click.UsageError(f"--resume continues a run with its own config; it cannot be combined with "
                                    f"{', '.join(given)}")
