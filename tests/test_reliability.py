@@ -286,3 +286,30 @@ def test_the_library_refuses_a_seed_its_decoder_would_wrap(tiny_run):
 
     with pytest.raises(SettingError, match="seed must be an integer from 0 to 2\\*\\*63 - 1"):
         Generator.from_run(load_run(tiny_run)).generate(max_tokens=2, seed=2**70)
+
+
+# --- one writer per run directory ----------------------------------------------------------------
+
+def test_a_run_directory_in_use_is_refused(workdir):
+    from recipegen.run import locked
+
+    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in (workdir / "run").iterdir() if p.is_file()}
+    with locked(workdir / "run"):  # as another process training it would hold it
+        again = invoke("train", "--data", "recipes.json", "--out", "run", "--overwrite", *tiny_set_args())
+        assert again.exit_code == 2 and "run: in use by another recipegen process" in again.output, again.output
+        resumed = invoke("train", "--resume", "run", "--epochs", "2")
+        assert resumed.exit_code == 2 and "run: in use by another recipegen process" in resumed.output
+    assert {p.name: p.read_bytes() for p in (workdir / "run").iterdir() if p.is_file()} == before
+    assert invoke("train", "--resume", "run", "--epochs", "2", "--quiet").exit_code == 0  # free again
+
+
+def test_resuming_a_finished_run_without_more_epochs_changes_nothing(workdir):
+    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in (workdir / "run").iterdir() if p.is_file()}
+    result = invoke("train", "--resume", "run")
+    assert result.exit_code == 0, result.output
+    assert "run: finished after 1 epochs, nothing to train" in result.stderr
+    assert {p.name: p.read_bytes() for p in (workdir / "run").iterdir() if p.is_file()} == before

@@ -114,7 +114,8 @@ def check_and_finish(run: Path, code: int, stdout: str, stderr: str, context: st
         assert not run.exists() and "Interrupted." in stderr, context
         outcome = "start-up"
         train(config, run, verbose=False)
-    assert not [p.name for p in run.iterdir() if p.name.startswith(".")], f"{context}: temporary files left"
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".") and p.name != ".lock"], \
+        f"{context}: temporary files left"
     return outcome
 
 

@@ -15,6 +15,7 @@ leaves a half-written file that looks whole.
         state.json        what --resume needs besides the weights: epochs done, history, best
         tokens.npz, tokens.json  the tokenized corpus and its fingerprint, so --resume skips tokenizing
         tensorboard/      with train.tensorboard: TensorBoard logs (tensorboard_logs.py)
+        .lock             held (flock) by the process training or resuming the run
 
 Every file is written to a temporary name in the same directory and renamed into place. A new
 checkpoint is complete before state.json names it, and the old one is removed only after, so a
@@ -57,6 +58,7 @@ TOKENS_FILE = "tokens.npz"
 TOKENS_META_FILE = "tokens.json"
 TENSORBOARD_DIR = "tensorboard"
 CHECKPOINT_GLOB = "checkpoint-*.keras"
+LOCK_FILE = ".lock"
 REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
 
 
@@ -159,11 +161,33 @@ def new_run_dir(base: Path = RUNS_DIR) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold ``path`` (created if need be) for one writer: a second ``train --out`` or ``--resume`` on
+    it is refused instead of mixing two runs' files. The kernel's lock (flock) goes with the
+    process, so a run whose process crashed or was killed is free at once."""
+    if path.exists() and not path.is_dir():
+        raise RunError(f"{path}: exists and is not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; runs are not locked there
+        yield
+        return
+    with open(path / LOCK_FILE, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"{path}: in use by another recipegen process training it; "
+                           "wait for it to end or write elsewhere") from None
+        yield
+
+
 def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
     """Create ``path`` for a new run; refuse to mix a new run into an old one."""
     if path.exists() and not path.is_dir():
         raise RunError(f"{path}: exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir()):
         if not overwrite:
             raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
         for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, SAMPLE_MEASURES_FILE, FOODS_FILE,

@@ -57,15 +57,16 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
         say = log or (lambda message: None)
         _seed_everything(config)
         data = prepare(config, say=say)
-        run_files.prepare_run_dir(own_dir, overwrite=overwrite)
-        run_files.atomic_write_text(own_dir / run_files.CONFIG_FILE, config_module.dumps(config))
-        write_corpus_files(data, own_dir)
-        with strategy.scope():
-            model = build_model(config.model, len(data.vocabulary))
-            compile_model(model, config.train)
-        state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0}
-        save_checkpoint(model, own_dir, state, epochs_done=0)  # resumable even before the first epoch ends
-        result = _fit(config, own_dir, strategy, model, data, state, verbose, log)
+        with run_files.locked(own_dir):
+            run_files.prepare_run_dir(own_dir, overwrite=overwrite)
+            run_files.atomic_write_text(own_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+            write_corpus_files(data, own_dir)
+            with strategy.scope():
+                model = build_model(config.model, len(data.vocabulary))
+                compile_model(model, config.train)
+            state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0}
+            save_checkpoint(model, own_dir, state, epochs_done=0)  # resumable even before the first epoch ends
+            result = _fit(config, own_dir, strategy, model, data, state, verbose, log)
     return result if own_dir == run_dir else TrainResult(run_dir, result.metrics, chief=False)
 
 
@@ -77,8 +78,28 @@ def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = Fals
     ``tensorboard`` turns TensorBoard logs on from now on; the epochs already done are logged first.
     ``strategy`` replaces the run's train.strategy (how it trains, not what it learns).
     """
+    run_files.read_state(run_dir)  # a directory with nothing to resume is refused before it is locked
+    with run_files.locked(run_dir):
+        return _resume(run_dir, epochs, tensorboard, strategy, verbose, log)
+
+
+def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str | None, verbose: bool,
+            log: Log | None) -> TrainResult:
     say = log or (lambda message: None)
     state = run_files.read_state(run_dir)
+    finished = run_files.read_json(run_dir / run_files.METRICS_FILE, missing_ok=True)
+    if finished is not None and not (epochs and epochs > state["epochs_done"]):
+        if tensorboard:  # logs for a finished run's epochs, and the switch kept for later resumes
+            config = load_config(run_dir / run_files.CONFIG_FILE, {"train.tensorboard": True})
+            run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+            board = TensorBoardLogger(run_dir / run_files.TENSORBOARD_DIR, state["history"],
+                                      run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE),
+                                      run_files.read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE))
+            board.write()
+            board.close()
+        say(f"{run_dir}: finished after {state['epochs_done']} epochs, nothing to train "
+            f"(--epochs N with N > {state['epochs_done']} trains it longer)")
+        return TrainResult(run_dir, finished)
     if epochs and epochs > state["epochs_done"]:
         state.pop("stopped_early_after", None)
         state.pop("stopped_by_time_limit", None)
