@@ -313,3 +313,20 @@ def test_resuming_a_finished_run_without_more_epochs_changes_nothing(workdir):
     assert result.exit_code == 0, result.output
     assert "run: finished after 1 epochs, nothing to train" in result.stderr
     assert {p.name: p.read_bytes() for p in (workdir / "run").iterdir() if p.is_file()} == before
+
+
+# --- permissions: what the umask says, as for any file a user creates -------------------------------
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_run_files_honour_the_umask(workdir, mask):
+    import os
+
+    previous = os.umask(mask)
+    try:
+        result = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet",
+                        *tiny_set_args({"train.epochs": 1}))
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (workdir / "run").iterdir() if p.is_file()}
+    assert modes and set(modes.values()) == {0o666 & ~mask}, {name: oct(mode) for name, mode in modes.items()}

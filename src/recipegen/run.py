@@ -74,12 +74,27 @@ def replacing(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp's 0600 is for the temporary name, not the run's file
         sync(tmp)
         os.replace(tmp, path)
         sync(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where the system allows (changing it, even
+    for a moment, would apply to files other threads create meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def sync(path: Path) -> None:
