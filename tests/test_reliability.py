@@ -330,3 +330,58 @@ def test_run_files_honour_the_umask(workdir, mask):
     assert result.exit_code == 0, result.output
     modes = {p.name: p.stat().st_mode & 0o777 for p in (workdir / "run").iterdir() if p.is_file()}
     assert modes and set(modes.values()) == {0o666 & ~mask}, {name: oct(mode) for name, mode in modes.items()}
+
+
+# --- smaller holes -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, write", [
+    ("bom.json", lambda recipes: json.dumps(recipes)),
+    ("bom.jsonl", lambda recipes: "\n".join(json.dumps(r) for r in recipes)),
+])
+def test_a_corpus_starting_with_a_byte_order_mark_is_read(workdir, name, write):
+    from recipegen.data import load_corpus
+
+    (workdir / name).write_text("\ufeff" + write(RECIPES), encoding="utf-8")
+    assert [r.title for r in load_corpus(name).recipes] == [r["title"] for r in RECIPES]
+
+
+def test_ingredients_given_as_one_string_are_read_line_by_line(workdir):
+    from recipegen.data import load_corpus
+
+    records = [dict(RECIPES[0], ingredients="2 slices bread\n1 tablespoon butter"), RECIPES[1]]
+    (workdir / "strings.json").write_text(json.dumps(records))
+    assert load_corpus("strings.json").recipes[0].ingredients == ("2 slices bread", "1 tablespoon butter")
+
+
+def test_a_separator_inside_a_book_title_does_not_start_the_directions():
+    from recipegen.templates import Recipe, given_pieces, recipe_pieces
+
+    recipe = Recipe(title="Fish | Chips", directions=("Fry the fish.",), ingredients=())
+    text = recipe_pieces(recipe, "book")[0]
+    assert text.count("|") == 1 and text.startswith("Recipe for Fish / Chips |")
+    assert given_pieces("book", "fish | chips", ()) == ["recipe for fish / chips |"]
+
+
+def test_a_truncated_model_is_reported_as_damaged_not_missing(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    model = run / "model.keras"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    result = invoke("generate", "--model", run, "--max-tokens", "3")
+    assert result.exit_code == 2
+    assert "model.keras: not a whole .keras file (truncated or damaged)" in result.output
+
+
+def test_control_characters_of_a_prompt_are_not_sent_to_the_terminal(tiny_run):
+    result = invoke("generate", "--model", tiny_run, "--prompt", "recipe for \x1b[31mred toast", "--max-tokens", "3")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\\x1b" in result.stdout
+
+
+@pytest.mark.slow  # a process of its own
+@needs_entry_point
+def test_a_reader_that_goes_away_ends_generate_quietly(tiny_run):
+    shell = f"set -o pipefail; {RECIPEGEN} generate --model {tiny_run} -n 2 --max-tokens 12 | true"
+    result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 141, result.stderr  # as any program whose reader has gone: 128 + SIGPIPE
+    assert result.stderr == ""

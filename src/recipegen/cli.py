@@ -34,6 +34,8 @@ from recipegen.options import (
 )
 from recipegen.runtime import import_tensorflow_quietly
 
+BROKEN_PIPE_EXIT = 141  # what a shell reports for a program whose reader went away (128 + SIGPIPE)
+
 
 class BadInput(click.ClickException):
     exit_code = 2
@@ -46,8 +48,11 @@ class RecipegenGroup(click.Group):
         debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # `recipegen generate | head -1`: the reader has what it wanted
+            _point_stdout_nowhere()
+            raise click.exceptions.Exit(BROKEN_PIPE_EXIT) from None
         except RecipegenError as e:
             if debug:
                 raise
@@ -178,7 +183,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     _start_tensorflow()
     from recipegen.decoding import Request, SettingError, configured_decoding
     from recipegen.generate import Generator
-    from recipegen.render import generation_json, generation_text
+    from recipegen.render import generation_json, generation_text, unknown_words_warning
     from recipegen.run import load_run
 
     run = load_run(run_path)
@@ -191,8 +196,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
         raise bad_option(e, ingredients_file) from None
     stopping.check()  # asked to stop while decoding: no half-wanted output
     if generation.unknown_words:
-        click.echo(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(generation.unknown_words)}",
-                   err=True)
+        click.echo(unknown_words_warning(generation.unknown_words), err=True)
     if as_json:
         prompt_read = run.tokenizer.as_string(generation.prompt_tokens)
         click.echo(json.dumps(generation_json(generation, str(run.path), prompt_read, max_tokens, run.foods()),
@@ -285,9 +289,6 @@ def _start_tensorflow() -> None:
     stopping.check()  # Ctrl-C or SIGTERM during the import's seconds
 
 
-BROKEN_PIPE_EXIT = 141  # what a shell reports for a program whose reader went away (128 + SIGPIPE)
-
-
 def main() -> NoReturn:
     """The console entry point: runs the command, then leaves at once.
 
@@ -320,9 +321,6 @@ def run_command(args: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("Interrupted.", err=True)
         return stopping.INTERRUPTED_EXIT
-    except BrokenPipeError:  # `recipegen generate | head -1`: the reader has what it wanted
-        _point_stdout_nowhere()
-        return BROKEN_PIPE_EXIT
     return code if isinstance(code, int) else 0
 
 

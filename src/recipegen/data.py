@@ -151,7 +151,7 @@ def _text_record(lines: list[str]) -> dict[str, Any]:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte order mark (Windows editors write one) is not text
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
@@ -161,7 +161,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:
-                yield lineno, raw.decode("utf-8")
+                yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # the first may start with a BOM
             except UnicodeDecodeError as e:
                 raise DataError(f"{path}: not UTF-8 text (line {lineno}, byte {e.start} of the line)") from None
 
@@ -181,6 +181,8 @@ def _recipe_from_record(record: Any) -> tuple[Recipe | None, str]:
     if not steps:
         return None, "without directions"
     ingredients = record.get("ingredients")
+    if isinstance(ingredients, str):  # one ingredient per line, as a text field holds a list
+        ingredients = ingredients.splitlines()
     if not isinstance(ingredients, list):
         ingredients = []
     return Recipe(

@@ -25,7 +25,17 @@ def generation_text(generation: Any, foods: set[str] | None) -> str:
         if sample.steps:
             parts += ["", probability_table(sample)]
         pages.append("\n".join(parts))
-    return "\n\n".join(pages)
+    return terminal_safe("\n\n".join(pages))
+
+
+def unknown_words_warning(words: list[str]) -> str:
+    return terminal_safe(f"warning: not in the model's vocabulary, read as [UNK]: {', '.join(words)}")
+
+
+def terminal_safe(text: str) -> str:
+    """Control characters a prompt or corpus carried (an escape sequence would recolour or move the
+    terminal) shown as escapes; line breaks and tabs stay."""
+    return "".join(c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def generation_json(generation: Any, run: str, prompt: str, max_tokens: int, foods: set[str] | None) -> dict[str, Any]:

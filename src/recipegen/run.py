@@ -281,8 +281,13 @@ def load_run(path: Path | None) -> Run:
     except ConfigError as e:
         raise RunError(str(e)) from None
 
+    import zipfile
+
     import keras
 
+    if not zipfile.is_zipfile(path / MODEL_FILE):  # Keras would call a truncated file "not found"
+        raise RunError(f"{path / MODEL_FILE}: not a whole .keras file (truncated or damaged); "
+                       f"train the run again or restore the file")
     try:
         model = keras.saving.load_model(path / MODEL_FILE)
     except Exception as e:  # Keras raises many types for a damaged file

@@ -53,13 +53,19 @@ def recipe_pieces(recipe: Recipe, template: str) -> list[str]:
     """The record as text pieces and markers, in order, closed by the end token."""
     title = " ".join(recipe.title.split())  # one line, at the character level too
     if template == "book":
-        return [f"Recipe for {title} {SEPARATOR} {' '.join(recipe.directions)}", END_TOKEN]
+        return [f"Recipe for {book_title(title)} {SEPARATOR} {' '.join(recipe.directions)}", END_TOKEN]
     if template == "full":
         return [f"Recipe for {title}", INGREDIENTS, *_joined(recipe.ingredients, ITEM),
                 DIRECTIONS, *_joined(recipe.directions, STEP), END_TOKEN]
     if template == "plain":
         return ["\n".join([recipe.title, *recipe.directions]), END_TOKEN]
     raise ValueError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+
+
+def book_title(title: str) -> str:
+    """A title for the book template, where the first separator ends the title: one inside it
+    ("fish | chips") would start the directions early."""
+    return title.replace(SEPARATOR, "/")
 
 
 def recipe_text(recipe: Recipe, template: str, tokenizer: Tokenizer) -> str:
@@ -73,7 +79,8 @@ def given_pieces(template: str | None, title: str | None, ingredients: tuple[str
     pieces: list[str] = []
     if title is not None:
         title = " ".join(title.split())
-        pieces.append(f"{RECIPE_PREFIX} {title} {SEPARATOR}" if template == "book" else f"{RECIPE_PREFIX} {title}")
+        pieces.append(f"{RECIPE_PREFIX} {book_title(title)} {SEPARATOR}" if template == "book"
+                      else f"{RECIPE_PREFIX} {title}")
     if template == "full":
         pieces.append(INGREDIENTS)
     if ingredients:
