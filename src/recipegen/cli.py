@@ -8,6 +8,7 @@ and SIGTERM exit 130 at the next safe point (stopping.py). ``--debug`` shows the
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -293,12 +294,14 @@ def main() -> NoReturn:
     """The console entry point: runs the command, then leaves at once.
 
     Signals are recorded from the start (stopping.py), so one during TensorFlow's import still ends
-    in exit 130. Leaving with ``os._exit`` once the output is flushed skips the interpreter's
-    shutdown, where TensorFlow's threads are torn down: a signal there used to kill the process
-    after its work was done, and nothing is left to do there (every file is closed and synced).
+    in exit 130. Leaving with ``os._exit`` once the exit functions have run and the output is
+    flushed skips the rest of the interpreter's shutdown, where TensorFlow's threads are torn down:
+    a signal there used to kill the process after its work was done, and nothing is left to do
+    there (every file is closed and synced).
     """
     stopping.install()
     code = run_command()
+    atexit._run_exitfuncs()  # what libraries registered (TensorFlow removes its generated files), still covered
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -86,6 +86,8 @@ def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = Fals
 def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str | None, verbose: bool,
             log: Log | None) -> TrainResult:
     say = log or (lambda message: None)
+    if strategy == "multiworker":
+        raise RunError(f"{run_dir}: a multiworker run resumes on one machine: add --strategy default or mirrored")
     state = run_files.read_state(run_dir)
     finished = run_files.read_json(run_dir / run_files.METRICS_FILE, missing_ok=True)
     if finished is not None and not (epochs and epochs > state["epochs_done"]):
