@@ -193,3 +193,13 @@ def test_resume_writes_the_samples_a_stop_during_the_epoch_end_lost(workdir):
     resume(short, epochs=2, verbose=False)
     for name in ("samples.jsonl", "sample_measures.csv"):
         assert (short / name).read_text() == (straight / name).read_text(), name
+
+
+def test_a_streaming_pass_asked_to_stop_stops_not_fails(workdir, stop_asked):
+    from recipegen.config import load_config
+    from recipegen.prepare import prepare
+
+    (workdir / "recipes.jsonl").write_text("\n".join(json.dumps(r) for r in RECIPES))
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.jsonl", "data.stream": True})
+    with pytest.raises(KeyboardInterrupt):  # not "no usable recipe": the pass was cut short, not empty
+        prepare(config)

@@ -301,7 +301,7 @@ def main() -> NoReturn:
     """
     stopping.install()
     code = run_command()
-    atexit._run_exitfuncs()  # what libraries registered (TensorFlow removes its generated files), still covered
+    atexit._run_exitfuncs()  # what libraries registered (TensorFlow removes its generated files); signals stay recorded
     try:
         sys.stdout.flush()
     except BrokenPipeError:

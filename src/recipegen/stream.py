@@ -166,6 +166,7 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     else:
         for _ in counted_texts():
             pass
+    stopping.check()  # before the counts of a pass cut short are taken for an empty corpus
     data.skipped = sum(data.skip_reasons.values())
     if not data.recipes:
         raise DataError(f"{path}: no usable recipe "
