@@ -30,6 +30,14 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture
+def one_epoch_run(workdir):
+    """``run``: a tiny run of one epoch, trained through the CLI on ``recipes.json``."""
+    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
+    assert first.exit_code == 0, first.output
+    return workdir / "run"
+
+
 # --- bad data: exit 2, one line naming the file -----------------------------------------------
 
 BAD_CORPORA = {
@@ -208,9 +216,7 @@ def test_sigkill_mid_run_then_resume_finishes_the_run(workdir):
     assert generated.returncode == 0 and generated.stdout.strip()
 
 
-def test_resume_uses_the_runs_tokens_even_without_the_corpus(workdir):
-    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
-    assert first.exit_code == 0, first.output
+def test_resume_uses_the_runs_tokens_even_without_the_corpus(workdir, one_epoch_run):
     (workdir / "recipes.json").unlink()
     result = invoke("train", "--resume", "run", "--epochs", "2")
     assert result.exit_code == 0, result.output
@@ -218,9 +224,7 @@ def test_resume_uses_the_runs_tokens_even_without_the_corpus(workdir):
     assert json.loads((workdir / "run" / "metrics.json").read_text())["epochs"] == 2
 
 
-def test_resume_refuses_a_corpus_whose_training_recipes_changed(workdir):
-    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
-    assert first.exit_code == 0, first.output
+def test_resume_refuses_a_corpus_whose_training_recipes_changed(workdir, one_epoch_run):
     heldout = (workdir / "run" / "heldout.jsonl").read_text().lower()
     edited = [dict(r) for r in RECIPES]
     trained = next(r for r in edited if r["title"].lower() not in heldout)
@@ -232,9 +236,7 @@ def test_resume_refuses_a_corpus_whose_training_recipes_changed(workdir):
     assert json.loads((workdir / "run" / "state.json").read_text())["epochs_done"] == 1
 
 
-def test_resume_accepts_the_same_corpus_written_differently(workdir):
-    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
-    assert first.exit_code == 0, first.output
+def test_resume_accepts_the_same_corpus_written_differently(workdir, one_epoch_run):
     (workdir / "recipes.json").write_text(json.dumps(RECIPES, indent=2))  # other bytes, same recipes
     result = invoke("train", "--resume", "run", "--epochs", "2", "--quiet")
     assert result.exit_code == 0, result.output
@@ -290,11 +292,9 @@ def test_the_library_refuses_a_seed_its_decoder_would_wrap(tiny_run):
 
 # --- one writer per run directory ----------------------------------------------------------------
 
-def test_a_run_directory_in_use_is_refused(workdir):
+def test_a_run_directory_in_use_is_refused(workdir, one_epoch_run):
     from recipegen.run import locked
 
-    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
-    assert first.exit_code == 0, first.output
     before = {p.name: p.read_bytes() for p in (workdir / "run").iterdir() if p.is_file()}
     with locked(workdir / "run"):  # as another process training it would hold it
         again = invoke("train", "--data", "recipes.json", "--out", "run", "--overwrite", *tiny_set_args())
@@ -305,9 +305,7 @@ def test_a_run_directory_in_use_is_refused(workdir):
     assert invoke("train", "--resume", "run", "--epochs", "2", "--quiet").exit_code == 0  # free again
 
 
-def test_resuming_a_finished_run_without_more_epochs_changes_nothing(workdir):
-    first = invoke("train", "--data", "recipes.json", "--out", "run", "--quiet", *tiny_set_args({"train.epochs": 1}))
-    assert first.exit_code == 0, first.output
+def test_resuming_a_finished_run_without_more_epochs_changes_nothing(workdir, one_epoch_run):
     before = {p.name: p.read_bytes() for p in (workdir / "run").iterdir() if p.is_file()}
     result = invoke("train", "--resume", "run")
     assert result.exit_code == 0, result.output
