@@ -164,8 +164,10 @@ def test_multiworker_without_a_valid_tf_config_is_a_one_line_error(workdir):
 @pytest.mark.slow  # processes of their own
 @needs_cli
 def test_mirrored_trains_and_resumes_a_run(workdir):
+    """Keras's fit under MirroredStrategy, with the model's own sampled-softmax step."""
+    sampled = {"train.softmax": "sampled", "train.sampled_classes": 20, "model.tie_embeddings": True}
     result = recipegen("train", "--strategy", "mirrored", "--data", "recipes.json", "--out", "run", "--quiet",
-                       *tiny_set_args({"train.epochs": 1}), cwd=workdir)
+                       *tiny_set_args({"train.epochs": 1, **sampled}), cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "run"
     run_dir = workdir / "run"
@@ -187,8 +189,10 @@ def test_two_workers_train_one_run_directory(workdir):
     from recipegen.config import load_config
     from recipegen.train import train
 
-    # A global batch of 5 of the 16 windows: shares of 3 and 2 windows, and a last batch of one.
-    overrides = {"train.epochs": 1, "train.batch_size": 5, "model.dropout": 0.0}
+    # A global batch of 5 of the 16 windows: shares of 3 and 2 windows, and a last batch of one;
+    # sampled softmax with fewer candidates than words, so every replica must draw the same ones.
+    overrides = {"train.epochs": 1, "train.batch_size": 5, "model.dropout": 0.0, "train.softmax": "sampled",
+                 "train.sampled_classes": 20}
     workers = run_workers(workdir, "train", "--strategy", "multiworker", "--data", workdir / "recipes.json",
                           "--out", "run", *tiny_set_args(overrides))
     assert [code for code, _, _ in workers] == [0, 0], workers

@@ -41,6 +41,7 @@ def test_json_agrees_with_the_run(tiny_run):
     assert described["run"] == str(tiny_run) and described["finished"] and described["resumable"]
     assert described["model"] == {"cell": "lstm", "layers": 1, "units": TINY_OVERRIDES["model.units"],
                                   "embedding_dim": TINY_OVERRIDES["model.embedding_dim"], "dropout": 0.2,
+                                  "tie_embeddings": run.config.model.tie_embeddings,
                                   "parameters": run.model.count_params()}
     assert described["vocabulary"] == {"size": len(run.vocabulary), "tokens": "word", "template": "book"}
 
@@ -58,6 +59,8 @@ def test_json_agrees_with_the_run(tiny_run):
 
     training = described["training"]
     assert (training["epochs_done"], training["epochs"], training["best_epoch"]) == (2, 2, run.metrics["best_epoch"])
+    assert training["softmax"] == run.config.train.softmax
+    assert training["sampled_classes"] == (run.config.train.sampled_classes if training["softmax"] == "sampled" else None)
     assert training["val_perplexity"] == pytest.approx(run.metrics["val_perplexity"])
     assert training["val_accuracy"] == pytest.approx(run.metrics["val_accuracy"])
     assert training["seconds"] == pytest.approx(run.metrics["train_seconds"], abs=0.01)
@@ -67,7 +70,7 @@ def test_text_names_every_figure(tiny_run):
     text = info(tiny_run)
     labels = [line.split("  ")[0] for line in text.splitlines()]
     assert labels == ["run", "status", "model", "parameters", "vocabulary", "corpus", "split", "training tokens",
-                      "held-out tokens", "recipe length", "training time", "best epoch"]
+                      "held-out tokens", "recipe length", "training time", "softmax", "best epoch"]
     parameters = load_run(tiny_run).model.count_params()
     assert f"parameters       {parameters:,}\n" in text
     assert "finished after 2 epochs" in text and "lstm, 1 layer of 8 units, embedding 8, dropout 0.2" in text

@@ -149,14 +149,18 @@ def test_resumed_run_matches_an_uninterrupted_one(workdir):
 
 
 def test_a_run_from_before_the_steering_settings_resumes(workdir):
-    """Its config has no sample.no_repeat_ngram & co. (the defaults apply) and its sample measures
-    lack the columns added since: resuming writes them, left empty for the old epochs."""
+    """Its config has no sample.no_repeat_ngram & co. (the defaults apply) nor the softmax and
+    tying keys (it trained as they were then: full softmax, untied), and its sample measures lack
+    the columns added since: resuming writes them, left empty for the old epochs."""
     from recipegen.config import load_config
+    from recipegen.run import load_run
     from recipegen.train import resume, train
 
-    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1})
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1,
+                                "train.softmax": "full", "model.tie_embeddings": False})
     run = train(config, workdir / "old", verbose=False).run_dir
-    new_keys = ("no_repeat_ngram", "repetition_penalty", "ingredient_bias", "unlisted_penalty", "best_of")
+    new_keys = ("no_repeat_ngram", "repetition_penalty", "ingredient_bias", "unlisted_penalty", "best_of",
+                "tie_embeddings", "softmax", "sampled_classes")
     lines = (run / "config.toml").read_text().splitlines()
     (run / "config.toml").write_text("\n".join(line for line in lines if not line.startswith(new_keys)) + "\n")
     rows = list(csv.DictReader((run / "sample_measures.csv").open()))
@@ -167,6 +171,9 @@ def test_a_run_from_before_the_steering_settings_resumes(workdir):
         writer.writerows(rows)
 
     assert resume(run, epochs=2, verbose=False).metrics["epochs"] == 2
+    kept = load_run(run).config
+    assert (kept.train.softmax, kept.model.tie_embeddings) == ("full", False)
+    assert 'softmax = "full"' in (run / "config.toml").read_text()
     measures = list(csv.DictReader((run / "sample_measures.csv").open()))
     assert [m["epoch"] for m in measures] == ["1", "1", "2", "2"]
     assert measures[0]["title_foods_used"] == "" and measures[-1]["title_foods_used"] != ""

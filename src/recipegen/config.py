@@ -27,6 +27,7 @@ from recipegen.text import TOKEN_LEVELS
 CELLS = ("lstm", "gru")
 PIPELINES = ("pack", "pad")
 STRATEGIES = ("default", "mirrored", "multiworker")
+SOFTMAXES = ("full", "sampled")
 CHAR_NGRAM = 10  # the shortest phrase, in characters, that sample.no_repeat_ngram may block at the character level
 
 
@@ -52,6 +53,7 @@ class ModelConfig:
     units: int = 128  # units per recurrent layer
     embedding_dim: int = 100  # size of each word vector
     dropout: float = 0.2  # on the input of each recurrent layer and of the output layer (book: 0)
+    tie_embeddings: bool = False  # the output layer is the embedding matrix (plus a projection if units differ)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class TrainConfig:
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
     tensorboard: bool = False  # also write TensorBoard logs to RUN_DIR/tensorboard/ (book: true, its notebook did)
     strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multiworker" (TF_CONFIG)
+    softmax: str = "full"  # "sampled": train on the true word and sampled_classes others (scoring stays full)
+    sampled_classes: int = 512  # candidate words per step with softmax = "sampled"
 
 
 @dataclass(frozen=True)
@@ -95,17 +99,37 @@ class Config:
     sample: SampleConfig = field(default_factory=SampleConfig)
 
 
+# What a key means in a run's config.toml written before the key existed: how that run was
+# trained, whatever today's default is.
+BEFORE_IT_EXISTED = {"model.tie_embeddings": False, "train.softmax": "full"}
+
+
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
     """Read a TOML config (or start from the defaults) and apply dotted-key overrides.
 
     ``overrides`` maps keys such as ``"model.units"`` to values; strings are parsed as TOML
     values where they can be (``"64"`` -> 64), so ``--set model.units=64`` works from a shell.
     """
+    return _load(path, overrides)
+
+
+def load_run_config(path: Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    """A run's own config.toml: a key it lacks because it was written before the key existed
+    reads as that run was trained (BEFORE_IT_EXISTED), not as today's default."""
+    return _load(path, overrides, absent=BEFORE_IT_EXISTED)
+
+
+def _load(path: str | Path | None, overrides: Mapping[str, Any] | None,
+          absent: Mapping[str, Any] | None = None) -> Config:
     raw: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
         source = str(path)
         raw = _read_toml(shipped.config_path(path))
+    for key, value in (absent or {}).items():
+        section, _, name = key.rpartition(".")
+        if isinstance(raw.get(section, {}), dict) and name not in raw.get(section, {}):
+            _set_dotted(raw, key, value)
     overridden = set(overrides or {})
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value)
@@ -173,6 +197,8 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("train.max_minutes", config.train.max_minutes >= 0, "must be >= 0 (0 means no limit)"),
         ("train.early_stopping_patience", config.train.early_stopping_patience >= 0, "must be >= 0 (0 turns it off)"),
         ("train.strategy", config.train.strategy in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}"),
+        ("train.softmax", config.train.softmax in SOFTMAXES, f"must be one of {', '.join(SOFTMAXES)}"),
+        ("train.sampled_classes", config.train.sampled_classes >= 1, "must be at least 1"),
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures),
          "must all be >= 0"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),

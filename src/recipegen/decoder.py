@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from recipegen.guidance import MAX_TITLE_TOKENS, RecipeReader, ban, repeated_ngram_bans
-from recipegen.model import recurrent_layers
+from recipegen.model import output_head, recurrent_layers
 from recipegen.sampling import sample_next, sampled_logits
 from recipegen.text import END_TOKEN, INGREDIENTS, MARKERS, PAD_ID, UNK_ID
 
@@ -34,7 +34,7 @@ class Decoder:
         self.level = level
         self._embedding = model.get_layer("embedding")
         self._cells = [layer.cell for layer in recurrent_layers(model)]
-        self._output = model.get_layer("logits")
+        self._output = output_head(model).logits
         # Padding is never a training target (its logit is untrained) and [UNK] is not a word
         # a reader can use: neither is ever sampled.
         banned = np.zeros(self.vocab_size, dtype=np.float32)

@@ -220,10 +220,15 @@ class StepTrainer:
             tokens = tf.reduce_sum(weights)
             all_tokens = tf.distribute.get_replica_context().all_reduce("sum", tokens)
             with tf.GradientTape() as tape:
-                logits = model(inputs, training=True)  # (batch, time, vocab)
-                loss_sum = self._summed_loss(targets, logits, sample_weight=weights)  # padding weighs 0
+                if getattr(model, "sampled_classes", 0):  # the same candidates on every replica: see sampled.py
+                    loss_sum = model.sampled_loss_sum(inputs, targets, weights, training=True)
+                else:
+                    logits = model(inputs, training=True)  # (batch, time, vocab)
+                    loss_sum = self._summed_loss(targets, logits, sample_weight=weights)  # padding weighs 0
                 loss = loss_sum / tf.maximum(all_tokens, 1.0)
             gradients = tape.gradient(loss, model.trainable_variables)
+            if getattr(model, "sampled_classes", 0):
+                return gradients, loss_sum, tokens, tf.constant(float("nan"))  # no accuracy without every logit
             hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), targets), tf.float32)
             return gradients, loss_sum, tokens, tf.reduce_sum(hits * weights)
 

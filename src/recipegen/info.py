@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recipegen import run as run_files
-from recipegen.config import Config, load_config
+from recipegen.config import Config, load_run_config
 from recipegen.errors import ConfigError, RunError
 from recipegen.text import UNK_ID
 
@@ -47,6 +47,7 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
             "units": config.model.units,
             "embedding_dim": config.model.embedding_dim,
             "dropout": config.model.dropout,
+            "tie_embeddings": config.model.tie_embeddings,
             "parameters": _first(metrics.get("parameters"), lambda: _count_parameters(path, state, import_tensorflow)),
         },
         "vocabulary": {
@@ -69,6 +70,8 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
         "training": {
             "epochs_done": _first(state.get("epochs_done"), metrics.get("epochs")),
             "epochs": config.train.epochs,
+            "softmax": config.train.softmax,
+            "sampled_classes": config.train.sampled_classes if config.train.softmax == "sampled" else None,
             "stopped_early_after": _first(state.get("stopped_early_after"), metrics.get("stopped_early_after")),
             "seconds": _training_seconds(state, metrics),
             "best_epoch": best.get("epoch"),
@@ -86,7 +89,8 @@ def format_info(info: dict[str, Any]) -> str:
         ("run", info["run"]),
         ("status", _status(info)),
         ("model", f"{model['cell']}, {model['layers']} layer{'s' * (model['layers'] > 1)} of {model['units']} units, "
-                  f"embedding {model['embedding_dim']}, dropout {model['dropout']:g}"),
+                  f"embedding {model['embedding_dim']}{' (tied to the output layer)' * model['tie_embeddings']}, "
+                  f"dropout {model['dropout']:g}"),
         ("parameters", _number(model["parameters"])),
         ("vocabulary", f"{_number(vocabulary['size'])} {vocabulary['tokens']} tokens, "
                        f"{vocabulary['template']} template"),
@@ -100,6 +104,8 @@ def format_info(info: dict[str, Any]) -> str:
          f"median {lengths['p50']:.4g}, 90% {lengths['p90']:.4g}, 99% {lengths['p99']:.4g}, "
          f"longest {lengths['max']} tokens (training recipes, end token included)"),
         ("training time", _duration(training["seconds"])),
+        ("softmax", "full" if training["softmax"] == "full" else
+         f"sampled, {training['sampled_classes']:,} candidates per step (held-out scores use the full softmax)"),
         ("best epoch", "unknown" if training["best_epoch"] is None else
          f"{training['best_epoch']}: held-out perplexity {_fixed(training['val_perplexity'])}, "
          f"accuracy {_percent(training['val_accuracy'])}"),
@@ -131,7 +137,7 @@ def _read_config(path: Path) -> Config:
     if not (path / run_files.CONFIG_FILE).is_file():
         raise RunError(f"{path}: not a run directory (no {run_files.CONFIG_FILE})")
     try:
-        return load_config(path / run_files.CONFIG_FILE)
+        return load_run_config(path / run_files.CONFIG_FILE)
     except ConfigError as e:
         raise RunError(str(e)) from None
 

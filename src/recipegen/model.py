@@ -1,17 +1,128 @@
-"""Embedding -> stacked LSTM/GRU -> Dense over the vocabulary.
+"""Embedding -> stacked LSTM/GRU -> a softmax over the vocabulary.
 
 The output layer returns logits, not probabilities: the loss takes logits (more stable than
 log of a softmax) and samplers scale logits by temperature. Layers carry fixed names so the
 fast decoder in ``generate`` can find them in a loaded model.
+
+Two ways to make the output layer cheaper to train (README, "Training benchmark"):
+
+- ``model.tie_embeddings``: the output layer is the embedding matrix read backwards (Press & Wolf,
+  2017), ``logits = h @ E^T + b``, one matrix instead of two. Where ``units`` differs from
+  ``embedding_dim`` a projection (units -> embedding_dim, no bias) comes first.
+- ``train.softmax = "sampled"``: ``RecipeModel.train_step`` scores the true word against a few
+  hundred sampled ones (sampled.py) instead of the whole vocabulary. Only training changes: the
+  model's output, and so held-out scoring, ``evaluate``, generation and export, is the full softmax.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import keras
+import tensorflow as tf
+from keras import ops
 
 from recipegen.config import ModelConfig, TrainConfig
+from recipegen.sampled import sampled_loss_sum
 
 RECURRENT = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+@keras.saving.register_keras_serializable(package="recipegen")
+class TiedEmbedding(keras.layers.Layer):
+    """Word vectors that are also the output layer: ``layer(ids)`` looks vectors up,
+    ``layer(h, reverse=True)`` gives ``h @ E^T + b``, the logits over the vocabulary.
+
+    One variable serves both ends, so saving and loading keep them tied. Keras's own
+    ReversibleEmbedding (Keras 3.12 and later) has no output bias; a bias lets the frequent words
+    be frequent without bending the geometry of their vectors.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = input_dim  # the vocabulary size, as keras.layers.Embedding names it
+        self.output_dim = output_dim
+        self.embeddings = self.add_weight(shape=(input_dim, output_dim), initializer="uniform", name="embeddings")
+        self.bias = self.add_weight(shape=(input_dim,), initializer="zeros", name="bias")
+
+    def call(self, inputs, reverse: bool = False):
+        if reverse:  # one matrix product against E read transposed, never a transposed copy of E per call
+            flat = tf.reshape(inputs, [-1, self.output_dim])
+            logits = tf.matmul(flat, self.embeddings, transpose_b=True) + self.bias
+            return tf.reshape(logits, tf.concat([tf.shape(inputs)[:-1], [self.input_dim]], axis=0))
+        return ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)
+
+    def compute_output_spec(self, inputs, reverse: bool = False):
+        shape = (*inputs.shape[:-1], self.input_dim) if reverse else (*inputs.shape, self.output_dim)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
+    def get_config(self) -> dict:
+        return super().get_config() | {"input_dim": self.input_dim, "output_dim": self.output_dim}
+
+
+@keras.saving.register_keras_serializable(package="recipegen")
+class RecipeModel(keras.Model):
+    """The functional model with one training step of its own: with ``sampled_classes`` set
+    (train.py sets it from ``train.softmax``), the loss is the sampled softmax over the features
+    the output layer reads; otherwise Keras's own step, the full softmax."""
+
+    sampled_classes = 0  # a training setting, not saved with the model: the run's config holds it
+
+    def train_step(self, data):
+        if not self.sampled_classes:
+            return super().train_step(data)
+        inputs, targets, weights = data
+        with tf.GradientTape() as tape:
+            loss_sum = self.sampled_loss_sum(inputs, targets, weights, training=True)
+            loss = loss_sum / tf.maximum(tf.reduce_sum(weights), 1.0)  # per real token, as the full loss
+            # Keras sums the replicas' gradients, so each replica's loss is divided by their count, as Keras does.
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        # Keras's own running mean of the loss, which fit resets every epoch and reports as "loss".
+        self._loss_tracker.update_state(loss, sample_weight=tf.shape(inputs)[0])
+        return {"loss": self._loss_tracker.result()}
+
+    def sampled_loss_sum(self, inputs: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor,
+                         training: bool) -> tf.Tensor:
+        """Summed sampled-softmax loss over the real targets (padding weighs 0); candidates are
+        drawn from (seed of the optimizer's step), so a resumed run draws what it would have."""
+        head = output_head(self)
+        features = head.features(feature_model(self)(inputs, training=training))
+        return sampled_loss_sum(head.kernel, head.bias, features, targets, weights, self.sampled_classes,
+                                seed=self.optimizer.iterations)
+
+
+@dataclass(frozen=True)
+class OutputHead:
+    """The output layer as matrices: ``logits = features(h) @ kernel^T + bias``, kernel (vocab, d).
+
+    Sampled softmax reads the kernel's rows for a few words; the decoder calls the head whole.
+    """
+
+    features: Callable[[tf.Tensor], tf.Tensor]  # the recurrent output -> the vectors scored against each word
+    kernel: tf.Tensor  # (vocab, d)
+    bias: tf.Tensor  # (vocab,)
+    logits: Callable[[tf.Tensor], tf.Tensor]  # the recurrent output -> (..., vocab)
+
+
+def output_head(model: keras.Model) -> OutputHead:
+    embedding = model.get_layer("embedding")
+    if isinstance(embedding, TiedEmbedding):
+        projection = next((layer for layer in model.layers if layer.name == "projection"), None)
+        features = projection or (lambda h: h)
+        return OutputHead(features, embedding.embeddings, embedding.bias,
+                          lambda h: embedding(features(h), reverse=True))
+    dense = model.get_layer("logits")
+    return OutputHead(lambda h: h, ops.transpose(dense.kernel), dense.bias, dense)
+
+
+def feature_model(model: keras.Model) -> keras.Model:
+    """The model up to the output layer's input (dropout included): what the output layer reads."""
+    last = [layer for layer in model.layers if layer.name.startswith(("rnn_", "dropout_out"))][-1]
+    return keras.Model(model.inputs[0], last.output)
 
 
 def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
@@ -19,24 +130,43 @@ def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
     # and without a mask the recurrent layers keep their fused kernels. The loss ignores
     # padding through sample weights instead.
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    if config.tie_embeddings:
+        embedding = TiedEmbedding(vocab_size, config.embedding_dim, name="embedding")
+    else:
+        embedding = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")
+    x = embedding(tokens)
     for i in range(config.layers):
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
         x = RECURRENT[config.cell](config.units, return_sequences=True, name=f"rnn_{i}")(x)  # (batch, time, units)
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="dropout_out")(x)
-    logits = keras.layers.Dense(vocab_size, name="logits")(x)  # (batch, time, vocab)
-    return keras.Model(tokens, logits, name=f"recipegen_{config.cell}")
+    if config.tie_embeddings:
+        if config.units != config.embedding_dim:
+            x = keras.layers.Dense(config.embedding_dim, use_bias=False, name="projection")(x)
+        logits = embedding(x, reverse=True)
+    else:
+        logits = keras.layers.Dense(vocab_size, name="logits")(x)  # (batch, time, vocab)
+    return RecipeModel(tokens, logits, name=f"recipegen_{config.cell}")
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
+    accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm or None),
         # Averaged over real tokens: padding carries weight 0 and does not dilute the mean.
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        weighted_metrics=[accuracy] if config.softmax == "full" else None,  # a sampled step has no argmax
     )
+    use_softmax(model, config)
+
+
+def use_softmax(model: keras.Model, config: TrainConfig) -> None:
+    """Train ``model`` with the softmax ``config`` names; a model loaded for --resume needs it again."""
+    if config.softmax == "sampled" and not isinstance(model, RecipeModel):
+        raise ValueError("sampled softmax needs a model built by this version of recipegen")
+    if isinstance(model, RecipeModel):
+        model.sampled_classes = config.sampled_classes if config.softmax == "sampled" else 0
 
 
 def recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recipegen.config import Config, load_config
+from recipegen.config import Config, load_run_config
 from recipegen.errors import ConfigError, RunError
 from recipegen.text import Tokenizer, tokenizer_for
 
@@ -277,7 +277,7 @@ def load_run(path: Path | None) -> Run:
     if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
         raise RunError(f"{path / VOCABULARY_FILE}: expected a JSON list of tokens")
     try:
-        config = load_config(path / CONFIG_FILE)
+        config = load_run_config(path / CONFIG_FILE)
     except ConfigError as e:
         raise RunError(str(e)) from None
 

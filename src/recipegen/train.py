@@ -25,12 +25,12 @@ from recipegen import __version__, distribute, stopping
 from recipegen import config as config_module
 from recipegen import run as run_files
 from recipegen.callbacks import EpochRecorder, RunProgress, TextGenerator, restore_seed_states, save_checkpoint
-from recipegen.config import Config, load_config
+from recipegen.config import Config, load_run_config
 from recipegen.decoding import configured_decoding
 from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import Scorer
 from recipegen.generate import Generator
-from recipegen.model import build_model, compile_model
+from recipegen.model import build_model, compile_model, use_softmax
 from recipegen.prepare import PreparedCorpus, prepare, resume_data, write_corpus_files
 from recipegen.tensorboard_logs import TensorBoardLogger
 from recipegen.text import tokenizer_for
@@ -92,7 +92,7 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
     finished = run_files.read_json(run_dir / run_files.METRICS_FILE, missing_ok=True)
     if finished is not None and not (epochs and epochs > state["epochs_done"]):
         if tensorboard:  # logs for a finished run's epochs, and the switch kept for later resumes
-            config = load_config(run_dir / run_files.CONFIG_FILE, {"train.tensorboard": True})
+            config = load_run_config(run_dir / run_files.CONFIG_FILE, {"train.tensorboard": True})
             run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
             board = TensorBoardLogger(run_dir / run_files.TENSORBOARD_DIR, state["history"],
                                       run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE),
@@ -107,7 +107,7 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
         state.pop("stopped_by_time_limit", None)
     overrides = {key: value for key, value in (("train.epochs", epochs), ("train.strategy", strategy),
                                                  ("train.tensorboard", tensorboard)) if value}
-    config = load_config(run_dir / run_files.CONFIG_FILE, overrides)
+    config = load_run_config(run_dir / run_files.CONFIG_FILE, overrides)
     if config.train.strategy == "multiworker":
         raise RunError(f"{run_dir}: a multiworker run resumes on one machine: add --strategy default or mirrored")
     if overrides:
@@ -117,6 +117,7 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
     data = resume_data(run_dir, config, say)
     with tf_strategy.scope():
         model = keras.saving.load_model(run_dir / state["checkpoint"])
+    use_softmax(model, config.train)
     restore_seed_states(model, state.get("seed_states", {}))
     say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
     return _fit(config, run_dir, tf_strategy, model, data, state, verbose, log)
