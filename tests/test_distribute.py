@@ -116,7 +116,7 @@ def test_step_trainer_trains_exactly_as_fit_does():
     from recipegen.pipeline import make_dataset
 
     config = load_config(None, {"model.units": 8, "model.embedding_dim": 8, "model.dropout": 0.0,
-                                "train.clipnorm": 0.05})
+                                "model.tie_embeddings": False, "train.softmax": "full", "train.clipnorm": 0.05})
     windows = np.random.default_rng(0).integers(1, 30, (19, 9)).astype(np.int32)
     windows[::3, 6:] = 0  # padding at the end of some windows
     keras.utils.set_random_seed(1)

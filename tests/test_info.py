@@ -60,7 +60,8 @@ def test_json_agrees_with_the_run(tiny_run):
     training = described["training"]
     assert (training["epochs_done"], training["epochs"], training["best_epoch"]) == (2, 2, run.metrics["best_epoch"])
     assert training["softmax"] == run.config.train.softmax
-    assert training["sampled_classes"] == (run.config.train.sampled_classes if training["softmax"] == "sampled" else None)
+    sampled = training["softmax"] == "sampled"
+    assert training["sampled_classes"] == (run.config.train.sampled_classes if sampled else None)
     assert training["val_perplexity"] == pytest.approx(run.metrics["val_perplexity"])
     assert training["val_accuracy"] == pytest.approx(run.metrics["val_accuracy"])
     assert training["seconds"] == pytest.approx(run.metrics["train_seconds"], abs=0.01)
@@ -73,7 +74,9 @@ def test_text_names_every_figure(tiny_run):
                       "held-out tokens", "recipe length", "training time", "softmax", "best epoch"]
     parameters = load_run(tiny_run).model.count_params()
     assert f"parameters       {parameters:,}\n" in text
-    assert "finished after 2 epochs" in text and "lstm, 1 layer of 8 units, embedding 8, dropout 0.2" in text
+    assert "finished after 2 epochs" in text
+    assert "lstm, 1 layer of 8 units, embedding 8 (tied to the output layer), dropout 0.2" in text
+    assert "softmax          sampled, 512 candidates per step (held-out scores use the full softmax)" in text
     assert "unknown" not in text
 
 

@@ -95,7 +95,7 @@ def test_tied_embeddings_are_one_matrix_and_stay_tied_when_loaded(tmp_path):
     from recipegen.model import build_model, feature_model
 
     model = build_model(ModelConfig(units=8, embedding_dim=6, tie_embeddings=True, dropout=0.0), 30)
-    untied = build_model(ModelConfig(units=8, embedding_dim=6, dropout=0.0), 30)
+    untied = build_model(ModelConfig(units=8, embedding_dim=6, dropout=0.0, tie_embeddings=False), 30)
     assert [w.path for w in model.weights if 30 in w.shape] == ["embedding/embeddings", "embedding/bias"]
     assert model.count_params() == untied.count_params() - 8 * 30 + 8 * 6  # a projection instead of a Dense kernel
 

@@ -50,10 +50,10 @@ class DataConfig:
 class ModelConfig:
     cell: str = "lstm"  # "lstm" or "gru"
     layers: int = 1  # stacked recurrent layers
-    units: int = 128  # units per recurrent layer
+    units: int = 256  # units per recurrent layer (book: 128)
     embedding_dim: int = 100  # size of each word vector
     dropout: float = 0.2  # on the input of each recurrent layer and of the output layer (book: 0)
-    tie_embeddings: bool = False  # the output layer is the embedding matrix (plus a projection if units differ)
+    tie_embeddings: bool = True  # the output layer is the embedding matrix (plus a projection if units differ)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class TrainConfig:
     deterministic: bool = True  # TensorFlow op determinism: same seed, same weights (slower on GPU)
     tensorboard: bool = False  # also write TensorBoard logs to RUN_DIR/tensorboard/ (book: true, its notebook did)
     strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multiworker" (TF_CONFIG)
-    softmax: str = "full"  # "sampled": train on the true word and sampled_classes others (scoring stays full)
+    softmax: str = "sampled"  # or "full" (book): train on the true word and sampled_classes others; scores are full
     sampled_classes: int = 512  # candidate words per step with softmax = "sampled"
 
 

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from recipegen.config import TrainConfig
 from recipegen.errors import ConfigError, RunFailure, TrainingInterrupted
+from recipegen.model import dense_gradients
 
 TF_CONFIG_EXAMPLE = '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}}'
 
@@ -227,8 +228,8 @@ class StepTrainer:
                     loss_sum = self._summed_loss(targets, logits, sample_weight=weights)  # padding weighs 0
                 loss = loss_sum / tf.maximum(all_tokens, 1.0)
             gradients = tape.gradient(loss, model.trainable_variables)
-            if getattr(model, "sampled_classes", 0):
-                return gradients, loss_sum, tokens, tf.constant(float("nan"))  # no accuracy without every logit
+            if getattr(model, "sampled_classes", 0):  # as the model's own sampled step: see dense_gradients
+                return dense_gradients(gradients), loss_sum, tokens, tf.constant(float("nan"))  # and no argmax
             hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), targets), tf.float32)
             return gradients, loss_sum, tokens, tf.reduce_sum(hits * weights)
 

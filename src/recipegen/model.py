@@ -79,7 +79,7 @@ class RecipeModel(keras.Model):
             # Keras sums the replicas' gradients, so each replica's loss is divided by their count, as Keras does.
             replicas = tf.distribute.get_replica_context().num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled, self.trainable_weights)
+        gradients = dense_gradients(tape.gradient(scaled, self.trainable_weights))
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         # Keras's own running mean of the loss, which fit resets every epoch and reports as "loss".
         self._loss_tracker.update_state(loss, sample_weight=tf.shape(inputs)[0])
@@ -93,6 +93,16 @@ class RecipeModel(keras.Model):
         features = head.features(feature_model(self)(inputs, training=training))
         return sampled_loss_sum(head.kernel, head.bias, features, targets, weights, self.sampled_classes,
                                 seed=self.optimizer.iterations)
+
+
+def dense_gradients(gradients: list) -> list:
+    """Sparse gradients (the rows a sampled loss reads) as dense tensors, their repeated rows added.
+
+    Clipping by norm reads the values of a sparse gradient as they are, repeated rows apart, so it
+    would clip by a norm that is not the gradient's; and a sum over replicas of sparse gradients
+    would differ from one worker's in the same way.
+    """
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
 
 
 @dataclass(frozen=True)
