@@ -12,7 +12,9 @@ One model with the default config's architecture (vocabulary 10,000, embedding 1
 - the output projection alone, (32 x 128) @ (128 x 10,000) in a compiled loop: the ceiling for
   batch-32 decoding on this machine, since every token needs one row of it;
 - a whole ``recipegen generate`` process from a cold start, with and without ``--xla``, and its
-  parts (import, model load, first call including tracing or compiling, a warm call).
+  parts (import, model load, first call including tracing or compiling, a warm call);
+- the output layer: a Dense layer of its own against tied embeddings (``model.tie_embeddings``),
+  the same architecture otherwise, batches of 1 and 32.
 
 Ratios are taken within this one run, so a busy machine slows both sides alike.
 """
@@ -20,6 +22,7 @@ Ratios are taken within this one run, so a busy machine slows both sides alike.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -157,6 +160,18 @@ def main() -> None:
             speed, produced = ours_tokens_per_second(generator, batch, args.tokens, args.repeats)
             rows.append({"method": method, "batch": batch, "tokens": produced,
                          "tokens_per_s": speed, "vs_book": speed / book})
+    output_layers = []
+    for tied in (False, True):
+        keras.utils.set_random_seed(0)
+        generator = Generator(build_model(dataclasses.replace(config.model, tie_embeddings=tied), vocab_size),
+                              vocabulary)
+        for batch in (1, 32):
+            speed, produced = ours_tokens_per_second(generator, batch, args.tokens, args.repeats)
+            output_layers.append({"output_layer": "tied embeddings" if tied else "dense", "batch": batch,
+                                  "tokens": produced, "tokens_per_s": speed})
+    for row in output_layers:
+        dense = next(r for r in output_layers if r["output_layer"] == "dense" and r["batch"] == row["batch"])
+        row["vs_dense"] = row["tokens_per_s"] / dense["tokens_per_s"]
     ceiling = projection_rows_per_second(config.model.units, vocab_size, batch=32)
     with tempfile.TemporaryDirectory() as tmp:
         write_run(model, vocabulary, Path(tmp) / "run")
@@ -172,6 +187,10 @@ def main() -> None:
     batch32 = rows[-1]["tokens_per_s"]
     print(f"\noutput projection alone (32 x {config.model.units} @ {config.model.units} x {vocab_size}): "
           f"{ceiling:,.0f} rows/s; batch-32 decoding reaches {batch32 / ceiling:.0%} of it")
+    print(f"\noutput layer (same architecture otherwise):\n  {'output layer':<16} {'batch':>5} {'tokens/s':>10} "
+          f"{'x dense':>8}")
+    for row in output_layers:
+        print(f"  {row['output_layer']:<16} {row['batch']:>5} {row['tokens_per_s']:>10,.0f} {row['vs_dense']:>8.2f}")
     print(f"\nwhole `recipegen generate` process, one {args.tokens}-token recipe (seconds):")
     print(f"  {'':<16} {'default':>8} {'--xla':>8}")
     for part in ("process_wall", "python_start", "import", "load_model", "first_generate", "warm_generate"):
@@ -182,7 +201,7 @@ def main() -> None:
         "tokens": args.tokens, "repeats": args.repeats, "cpu_count": os.cpu_count(),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "rows": rows, "projection_rows_per_s_batch32": ceiling, "batch32_share_of_projection": batch32 / ceiling,
-        "cold_start_seconds": starts,
+        "cold_start_seconds": starts, "output_layers": output_layers,
     }, indent=2) + "\n")
     print(f"\nwrote {args.out}")
 

@@ -1,18 +1,21 @@
-"""Training throughput and quality: the book's pipeline against recipegen's, on one corpus, in one run.
+"""Training throughput and quality at equal training time: arms of recipegen's training, the book's
+pipeline and a Kneser-Ney trigram, on one corpus, in one run.
 
-    python benchmarks/training.py DATA.json [--minutes 10] [--limit N] [--config configs/default.toml]
-                                  [--out benchmarks/results/training-NAME.json]
+    python benchmarks/training.py DATA.json [--minutes 8] [--limit N] [--config configs/default.toml]
+                                  [--arms full,sampled-512,...] [--out benchmarks/results/training-NAME.json]
 
-Both arms get the same training recipes, the same vocabulary (adapted once, on the training
-recipes), the same architecture (the config's model section) and the same training-time budget
-(whole epochs; the epoch during which the budget runs out is finished). Both are then scored on
-the same held-out recipes with the same masked perplexity (every token after a recipe's first,
-padding never counted).
+Every arm gets the same training recipes, the same vocabulary (adapted once, on the training
+recipes) and the same training-time budget (whole epochs; the epoch during which the budget runs
+out is finished), and is scored on the same held-out recipes with the same masked perplexity,
+computed with the full softmax whatever the arm trained with (every token after a recipe's
+first, padding never counted).
 
+- recipegen arms: ``recipegen.train.train`` with the config and the arm's overrides on top (ARMS),
+  and the time limit set to the budget; the best epoch's model is scored, as ``recipegen`` keeps it.
+  Ratios are against the first arm listed.
 - book: every recipe truncated to 201 tokens and padded, batched *then* shuffled (a buffer of
-  1,000 batches, as the notebook), loss counting padding as targets, batch 32, Adam 0.001.
-- recipegen: ``recipegen.train.train`` with the config as given (its pipeline, batch size,
-  learning rate, dropout, clipping and plateau rules), time limit set to the budget.
+  1,000 batches, as the notebook), loss counting padding as targets, batch 32, Adam 0.001, the
+  config's architecture without dropout.
 - Kneser-Ney: an interpolated trigram on the same training token ids.
 
 Real tokens/s counts non-padding targets trained per second of training steps; positions/s
@@ -33,32 +36,45 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 BOOK_SEQUENCE_LENGTH = 200  # the notebook's MAX_LEN, whatever the config says
+# The arms pin what they compare; the rest (pipeline, learning rate, dropout...) is the config's.
+# "full" is the default config as it was before sampled softmax: the book's size, one LSTM of 128.
+FULL = {"train.softmax": "full", "model.tie_embeddings": False, "model.units": 128, "model.layers": 1}
+SAMPLED = {**FULL, "train.softmax": "sampled"}
+TIED_SAMPLED = {**SAMPLED, "train.sampled_classes": 512, "model.tie_embeddings": True}
+ARMS = {  # name: (what it is, config overrides, None for the book's own pipeline)
+    "full": ("full softmax, untied, LSTM 128 (the default before sampled softmax)", FULL),
+    "sampled-128": ("sampled softmax, 128 candidates", {**SAMPLED, "train.sampled_classes": 128}),
+    "sampled-512": ("sampled softmax, 512 candidates", {**SAMPLED, "train.sampled_classes": 512}),
+    "sampled-2048": ("sampled softmax, 2048 candidates", {**SAMPLED, "train.sampled_classes": 2048}),
+    "tied": ("tied embeddings, full softmax", {**FULL, "model.tie_embeddings": True}),
+    "tied-sampled-512": ("tied, sampled softmax 512", TIED_SAMPLED),
+    "tied-sampled-512-units-256": ("tied, sampled 512, LSTM 256 (the default config)",
+                                   {**TIED_SAMPLED, "model.units": 256}),
+    "tied-sampled-512-layers-2": ("tied, sampled 512, two LSTMs of 128", {**TIED_SAMPLED, "model.layers": 2}),
+    "default": ("the config as it is", {}),
+    "book": ("book (pad/truncate 200, batch-then-shuffle, unmasked loss, batch 32, lr 0.001)", None),
+}
+DEFAULT_ARMS = "full,sampled-128,sampled-512,sampled-2048,tied,tied-sampled-512,tied-sampled-512-units-256"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="corpus (.json, .jsonl or .txt)")
-    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per arm")
+    parser.add_argument("--minutes", type=float, default=8.0, help="training budget per arm")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N recipes (0: all)")
     parser.add_argument("--config", type=Path, default=Path("configs/default.toml"), help="recipegen's config")
+    parser.add_argument("--arms", default=DEFAULT_ARMS, help=f"comma-separated, of: {', '.join(ARMS)}")
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/training-<data>.json)")
     args = parser.parse_args()
+    arms = args.arms.split(",")
+    if unknown := [arm for arm in arms if arm not in ARMS]:
+        parser.error(f"unknown arm(s) {', '.join(unknown)}; known: {', '.join(ARMS)}")
     if not args.data.is_file():
         print(f"skipped: {args.data} not found (the benchmark corpora live in ../shared/data/)")
         return 0
 
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     from recipegen.config import load_config
-    from recipegen.evaluate import Scorer
-    from recipegen.model import build_model
-    from recipegen.ngram import KneserNeyTrigram
-    from recipegen.pipeline import PAD_ID, count_targets, epoch_windows, make_dataset, pad_windows
     from recipegen.prepare import prepare_data
-    from recipegen.run import load_run
-    from recipegen.train import train
 
     work = Path(tempfile.mkdtemp(prefix="recipegen-bench-"))
     data_path = args.data
@@ -66,40 +82,100 @@ def main() -> int:
         recipes = json.loads(args.data.read_text(encoding="utf-8"))[: args.limit]
         data_path = work / f"{args.data.stem}-{args.limit}.json"
         data_path.write_text(json.dumps(recipes))
-    config = load_config(args.config, {"data.path": str(data_path), "train.epochs": 10_000,
-                                       "train.max_minutes": args.minutes, "sample.temperatures": []})
+    base = {"data.path": str(data_path), "train.epochs": 10_000, "train.max_minutes": args.minutes,
+            "sample.temperatures": []}
+    config = load_config(args.config, base)
+    data = prepare_data(config)  # the split and vocabulary every arm trains on (train() adapts the same)
     corpus_name = args.data.stem + (f"[:{args.limit}]" if args.limit else "")
+
     rows = []
+    for arm in arms:
+        description, overrides = ARMS[arm]
+        if overrides is None:
+            row = book_arm(config, data, args.minutes)
+        else:
+            row = recipegen_arm(load_config(args.config, {**base, **overrides}), data, work / arm)
+        rows.append({"arm": arm, "description": description} | row)
+        print(f"{arm}: {row['real_tokens_per_s']:,.0f} real tokens/s, {row['epochs']} epochs, "
+              f"held-out perplexity {row['heldout_perplexity']:.2f}", flush=True)
+    rows.append({"arm": "kneser-ney", "description": "interpolated Kneser-Ney trigram (D = 0.75)"}
+                | trigram_row(data))
 
-    # --- recipegen's own training, exactly as `recipegen train` runs it --------------------------
+    reference = rows[0]
+    for row in rows:
+        row["real_tokens_per_s_vs_first"] = (row["real_tokens_per_s"] / reference["real_tokens_per_s"]
+                                             if row["real_tokens_per_s"] else None)
+        row["heldout_perplexity_vs_first"] = row["heldout_perplexity"] / reference["heldout_perplexity"]
+        row["heldout_perplexity_vs_kneser_ney"] = row["heldout_perplexity"] / rows[-1]["heldout_perplexity"]
+
+    heldout_tokens = rows[-1]["heldout_tokens"]
+    print(f"\n{corpus_name}: {len(data.train_sequences)} training recipes, {len(data.heldout_texts)} held out "
+          f"({heldout_tokens:,} held-out tokens), vocabulary {len(data.vocabulary):,}, "
+          f"budget {args.minutes:g} min per arm, {os.cpu_count()} CPUs; ratios against {reference['arm']}\n")
+    print(f"{'arm':<28} {'real tok/s':>10} {'x':>5} {'pos/s':>8} {'epochs':>6} {'params':>9} {'ppl':>7} {'x':>5} "
+          f"{'x KN':>5}")
+
+    def fmt(value, spec):
+        return format(value, spec) if value is not None else "-"
+
+    for row in rows:
+        print(f"{row['arm']:<28} {fmt(row['real_tokens_per_s'], ',.0f'):>10} "
+              f"{fmt(row['real_tokens_per_s_vs_first'], '.2f'):>5} {fmt(row['positions_per_s'], ',.0f'):>8} "
+              f"{fmt(row['epochs'], 'd'):>6} {fmt(row['parameters'], ',d'):>9} {row['heldout_perplexity']:>7.2f} "
+              f"{row['heldout_perplexity_vs_first']:>5.2f} {row['heldout_perplexity_vs_kneser_ney']:>5.2f}")
+
+    out = args.out or (Path("benchmarks/results")
+                       / f"training-{args.data.stem}{f'-{args.limit}' if args.limit else ''}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"corpus": str(args.data), "limit": args.limit, "minutes": args.minutes,
+                               "config": str(args.config), "rows": rows, "heldout_tokens": heldout_tokens,
+                               "train_recipes": len(data.train_sequences), "cpu_count": os.cpu_count()},
+                              indent=2) + "\n")
+    print(f"\nwrote {out}")
+    return 0
+
+
+def recipegen_arm(config, data, run_dir: Path) -> dict:
+    """``recipegen train`` as the arm's config says, then its kept model scored with the full softmax."""
+    from recipegen.evaluate import Scorer
+    from recipegen.pipeline import count_targets, epoch_windows, make_dataset
+    from recipegen.run import load_run
+    from recipegen.train import train
+
     started = time.perf_counter()
-    result = train(config, work / "ours", verbose=False)
+    result = train(config, run_dir, verbose=False)
     wall = time.perf_counter() - started
-    run = load_run(work / "ours")
-    history = json.loads((work / "ours" / "state.json").read_text())["history"]
+    run = load_run(run_dir)
+    assert run.vocabulary == data.vocabulary, "every arm must train on the same vocabulary"
+    history = json.loads((run_dir / "state.json").read_text())["history"]
     step_seconds = sum(row["seconds"] for row in history)
-    data = prepare_data(config, vocabulary=run.vocabulary)
-
     positions = real = 0
     for epoch in range(len(history)):
         windows = epoch_windows(data.train_sequences, config.data.sequence_length, config.data.pipeline,
                                 (config.seed, epoch))
         positions += windows.shape[0] * (windows.shape[1] - 1)
         real += count_targets(windows)
-    heldout = make_dataset(data.heldout_windows, 64)
-    final_ours = Scorer(run.model)(heldout)  # the best epoch's model, as saved
-    rows.append({"pipeline": f"recipegen ({args.config.name}: {config.data.pipeline}, batch {config.train.batch_size}, "
-                             f"lr {config.train.learning_rate:g}, dropout {config.model.dropout:g})",
-                 "real_tokens_per_s": real / step_seconds, "positions_per_s": positions / step_seconds,
-                 "heldout_perplexity": final_ours.perplexity, "epochs": len(history),
-                 "train_seconds": step_seconds, "wall_seconds": wall, "best_epoch": result.metrics["best_epoch"]})
+    score = Scorer(run.model)(make_dataset(data.heldout_windows, 64))
+    return {"real_tokens_per_s": real / step_seconds, "positions_per_s": positions / step_seconds,
+            "heldout_perplexity": score.perplexity, "heldout_tokens": score.tokens, "epochs": len(history),
+            "best_epoch": result.metrics["best_epoch"], "parameters": result.metrics["parameters"],
+            "train_seconds": step_seconds, "wall_seconds": wall}
 
-    # --- the book's pipeline ----------------------------------------------------------------------
+
+def book_arm(config, data, minutes: float) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from recipegen.evaluate import Scorer
+    from recipegen.model import build_model
+    from recipegen.pipeline import count_targets, make_dataset, pad_windows
+
     keras.utils.set_random_seed(config.seed)
     book_windows = pad_windows(data.train_sequences, BOOK_SEQUENCE_LENGTH)
     book_data = (tf.data.Dataset.from_tensor_slices(book_windows).batch(32).shuffle(1000, seed=config.seed)
                  .map(lambda b: (b[:, :-1], b[:, 1:])).prefetch(tf.data.AUTOTUNE))
-    book_model = build_model(dataclasses.replace(config.model, dropout=0.0), len(run.vocabulary))
+    book_model = build_model(dataclasses.replace(config.model, dropout=0.0, tie_embeddings=False),
+                             len(data.vocabulary))
     book_model.compile(optimizer=keras.optimizers.Adam(0.001),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # padding counted
     epoch_seconds: list[float] = []
@@ -110,62 +186,34 @@ def main() -> int:
 
         def on_epoch_end(self, epoch, logs=None):
             epoch_seconds.append(time.perf_counter() - self.start)
-            if sum(epoch_seconds) >= args.minutes * 60:
+            if sum(epoch_seconds) >= minutes * 60:
                 self.model.stop_training = True
 
     started = time.perf_counter()
     book_model.fit(book_data, epochs=10_000, callbacks=[Budget()], verbose=0, shuffle=False)  # tf.data shuffles
     wall = time.perf_counter() - started
     epochs = len(epoch_seconds)
-    book_score = Scorer(book_model)(heldout)
-    rows.append({"pipeline": "book (pad/truncate 200, batch-then-shuffle, unmasked loss, batch 32, lr 0.001)",
-                 "real_tokens_per_s": count_targets(book_windows) * epochs / sum(epoch_seconds),
-                 "positions_per_s": book_windows.shape[0] * (book_windows.shape[1] - 1) * epochs / sum(epoch_seconds),
-                 "heldout_perplexity": book_score.perplexity, "epochs": epochs,
-                 "train_seconds": sum(epoch_seconds), "wall_seconds": wall, "best_epoch": None})
+    score = Scorer(book_model)(make_dataset(data.heldout_windows, 64))
+    return {"real_tokens_per_s": count_targets(book_windows) * epochs / sum(epoch_seconds),
+            "positions_per_s": book_windows.shape[0] * (book_windows.shape[1] - 1) * epochs / sum(epoch_seconds),
+            "heldout_perplexity": score.perplexity, "heldout_tokens": score.tokens, "epochs": epochs,
+            "best_epoch": None, "parameters": int(book_model.count_params()), "train_seconds": sum(epoch_seconds),
+            "wall_seconds": wall}
 
-    # --- Kneser-Ney trigram -------------------------------------------------------------------------
+
+def trigram_row(data) -> dict:
+    import numpy as np
+
+    from recipegen.ngram import KneserNeyTrigram
+    from recipegen.pipeline import PAD_ID
+
     started = time.perf_counter()
-    trigram = KneserNeyTrigram(data.train_sequences, vocab_size=len(run.vocabulary) - 1)
-    heldout_sequences = [row[: np.count_nonzero(row != PAD_ID)] for row in data.heldout_windows]
-    kn_score = trigram.score(heldout_sequences)
-    assert kn_score.tokens == final_ours.tokens, (kn_score.tokens, final_ours.tokens)
-    rows.append({"pipeline": "interpolated Kneser-Ney trigram (D = 0.75)", "real_tokens_per_s": None,
-                 "positions_per_s": None, "heldout_perplexity": kn_score.perplexity, "epochs": None,
-                 "train_seconds": time.perf_counter() - started, "wall_seconds": time.perf_counter() - started,
-                 "best_epoch": None})
-
-    ours, book, kn = rows
-    print(f"\n{corpus_name}: {len(data.train_sequences)} training recipes, {len(data.heldout_texts)} held out "
-          f"({final_ours.tokens:,} held-out tokens), vocabulary {len(run.vocabulary):,}, "
-          f"{config.model.cell.upper()} {config.model.layers}x{config.model.units}, "
-          f"budget {args.minutes:g} min per arm\n")
-    print(f"{'pipeline':<82} {'real tok/s':>10} {'pos/s':>8} {'held-out ppl':>12} {'epochs':>6} {'train s':>8}")
-    def fmt(value, spec):
-        return format(value, spec) if value is not None else "-"
-
-    for row in rows:
-        print(f"{row['pipeline']:<82} {fmt(row['real_tokens_per_s'], ',.0f'):>10} "
-              f"{fmt(row['positions_per_s'], ',.0f'):>8} "
-              f"{row['heldout_perplexity']:>12.2f} {fmt(row['epochs'], 'd'):>6} {row['train_seconds']:>8.0f}")
-    ratios = {
-        "real_tokens_per_s_vs_book": ours["real_tokens_per_s"] / book["real_tokens_per_s"],
-        "heldout_perplexity_vs_book": ours["heldout_perplexity"] / book["heldout_perplexity"],
-        "heldout_perplexity_vs_kneser_ney": ours["heldout_perplexity"] / kn["heldout_perplexity"],
-        "book_perplexity_vs_kneser_ney": book["heldout_perplexity"] / kn["heldout_perplexity"],
-    }
-    print()
-    for name, value in ratios.items():
-        print(f"{name:<36} {value:.2f}")
-
-    out = args.out or (Path("benchmarks/results")
-                       / f"training-{args.data.stem}{f'-{args.limit}' if args.limit else ''}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"corpus": str(args.data), "limit": args.limit, "minutes": args.minutes,
-                               "config": str(args.config), "rows": rows, "ratios": ratios,
-                               "heldout_tokens": final_ours.tokens, "cpu_count": os.cpu_count()}, indent=2) + "\n")
-    print(f"\nwrote {out}")
-    return 0
+    trigram = KneserNeyTrigram(data.train_sequences, vocab_size=len(data.vocabulary) - 1)
+    score = trigram.score([row[: np.count_nonzero(row != PAD_ID)] for row in data.heldout_windows])
+    seconds = time.perf_counter() - started
+    return {"real_tokens_per_s": None, "positions_per_s": None, "heldout_perplexity": score.perplexity,
+            "heldout_tokens": score.tokens, "epochs": None, "best_epoch": None, "parameters": None,
+            "train_seconds": seconds, "wall_seconds": seconds}
 
 
 if __name__ == "__main__":
