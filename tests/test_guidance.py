@@ -66,7 +66,7 @@ def tiny_generator():
 
     keras.utils.set_random_seed(1)
     words = ["", "[UNK]", END_TOKEN, "a", "b", "c", "d", "e"]
-    model = build_model(ModelConfig(units=8, embedding_dim=4), len(words))
+    model = build_model(ModelConfig(units=8, embedding_dim=4, tie_embeddings=False), len(words))  # logits set below
     kernel, bias = model.get_layer("logits").get_weights()
     bias[2] = -3.0  # the end token is unlikely, so samples run long enough to want to repeat themselves
     model.get_layer("logits").set_weights([kernel * 3, bias])
