@@ -76,19 +76,20 @@ class RecipeModel(keras.Model):
         with tf.GradientTape() as tape:
             loss_sum = self.sampled_loss_sum(inputs, targets, weights, training=True)
             loss = loss_sum / tf.maximum(tf.reduce_sum(weights), 1.0)  # per real token, as the full loss
-            # Keras sums the replicas' gradients, so each replica's loss is divided by their count, as Keras does.
+            # The replicas' gradients are summed: each replica's loss is divided by their count, as in Keras's step.
             replicas = tf.distribute.get_replica_context().num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss / replicas)
         gradients = dense_gradients(tape.gradient(scaled, self.trainable_weights))
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        # Keras's own running mean of the loss, which fit resets every epoch and reports as "loss".
+        # Keras's own running mean of the loss (a private attribute, there since Keras 3.0), which fit
+        # resets every epoch and reports as "loss".
         self._loss_tracker.update_state(loss, sample_weight=tf.shape(inputs)[0])
         return {"loss": self._loss_tracker.result()}
 
     def sampled_loss_sum(self, inputs: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor,
                          training: bool) -> tf.Tensor:
-        """Summed sampled-softmax loss over the real targets (padding weighs 0); candidates are
-        drawn from (seed of the optimizer's step), so a resumed run draws what it would have."""
+        """Summed sampled-softmax loss over the real targets (padding weighs 0). The candidates are a
+        function of the optimizer's step, which the checkpoint keeps: a resumed run draws what it would have."""
         head = output_head(self)
         features = head.features(feature_model(self)(inputs, training=training))
         return sampled_loss_sum(head.kernel, head.bias, features, targets, weights, self.sampled_classes,
