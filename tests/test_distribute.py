@@ -104,7 +104,12 @@ def test_strategy_is_a_config_key_and_a_cli_choice():
     assert cli.STRATEGIES == STRATEGIES
 
 
-def test_step_trainer_trains_exactly_as_fit_does():
+@pytest.mark.parametrize("softmax, vocab", [
+    ({"model.tie_embeddings": False, "train.softmax": "full"}, 30),
+    # the model's own sampled step, with fewer candidates than words
+    ({"model.tie_embeddings": True, "train.softmax": "sampled", "train.sampled_classes": 20}, 60),
+], ids=["full", "sampled"])
+def test_step_trainer_trains_exactly_as_fit_does(softmax, vocab):
     """The distributed step against Keras's own fit, from the same weights on the same batches
     (a partial last batch, padding, clipping that bites): the same weights after an epoch."""
     import keras
@@ -116,15 +121,15 @@ def test_step_trainer_trains_exactly_as_fit_does():
     from recipegen.pipeline import make_dataset
 
     config = load_config(None, {"model.units": 8, "model.embedding_dim": 8, "model.dropout": 0.0,
-                                "model.tie_embeddings": False, "train.softmax": "full", "train.clipnorm": 0.05})
-    windows = np.random.default_rng(0).integers(1, 30, (19, 9)).astype(np.int32)
+                                "train.clipnorm": 0.05, **softmax})
+    windows = np.random.default_rng(0).integers(1, vocab, (19, 9)).astype(np.int32)
     windows[::3, 6:] = 0  # padding at the end of some windows
     keras.utils.set_random_seed(1)
-    plain = build_model(config.model, 30)
+    plain = build_model(config.model, vocab)
     compile_model(plain, config.train)
     strategy = tf.distribute.MirroredStrategy()
     with strategy.scope():
-        distributed = build_model(config.model, 30)
+        distributed = build_model(config.model, vocab)
         compile_model(distributed, config.train)
     distributed.set_weights(plain.get_weights())
 

@@ -1,7 +1,8 @@
 """Sampled softmax (train.softmax) and tied embeddings (model.tie_embeddings).
 
 Sampled softmax changes only the training loss: what the model outputs, and so every held-out
-score, is the full softmax. Tied embeddings change the model: one matrix at both ends.
+score, is the full softmax. Tied embeddings change the model: one matrix at both ends. The
+multiworker step with sampled softmax against Keras's fit is in test_distribute.py.
 """
 
 import csv
@@ -167,37 +168,6 @@ def test_a_resumed_sampled_run_matches_an_uninterrupted_one(corpus, tmp_path):
     models = [load_run(tmp_path / name).model for name in ("straight", "resumed")]
     for left, right in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_array_equal(left, right)
-
-
-def test_the_distributed_step_with_sampled_softmax_matches_fit():
-    """The multiworker step (StepTrainer) against Keras's fit with the model's own sampled step."""
-    import keras
-    import tensorflow as tf
-
-    from recipegen.config import load_config
-    from recipegen.distribute import StepTrainer
-    from recipegen.model import build_model, compile_model
-    from recipegen.pipeline import make_dataset
-
-    config = load_config(None, {"model.units": 8, "model.embedding_dim": 8, "model.dropout": 0.0,
-                                "model.tie_embeddings": True, "train.clipnorm": 0.05, **SAMPLED})
-    windows = np.random.default_rng(0).integers(1, 60, (19, 9)).astype(np.int32)
-    windows[::3, 6:] = 0  # padding at the end of some windows
-    keras.utils.set_random_seed(1)
-    plain = build_model(config.model, 60)
-    compile_model(plain, config.train)
-    strategy = tf.distribute.MirroredStrategy()
-    with strategy.scope():
-        distributed = build_model(config.model, 60)
-        compile_model(distributed, config.train)
-    distributed.set_weights(plain.get_weights())
-
-    plain.fit(make_dataset(windows, 4), epochs=1, verbose=0, shuffle=False)
-    logs = StepTrainer(strategy, distributed, batch_size=4).fit_epoch(make_dataset(windows, 4), 0, [], verbose=False)
-
-    for expected, got in zip(plain.get_weights(), distributed.get_weights()):
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    assert np.isfinite(logs["loss"])
 
 
 def test_softmax_settings_are_checked():
