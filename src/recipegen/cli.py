@@ -30,6 +30,7 @@ from recipegen.options import (
     checked_settings,
     decoding_options,
     json_option,
+    jsonl_output,
     run_option,
     training_config,
 )
@@ -103,6 +104,9 @@ def cli(debug: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing run directory.")
 @click.option("--resume", "resume_dir", type=RUN_DIR,
               help="Continue an interrupted run from its last completed epoch (with --epochs, train it longer).")
+@click.option("--init-from", "init_from", type=RUN_DIR,
+              help="Fine-tune: start from this finished run's weights, vocabulary and architecture, and train "
+                   "on --data with the config's training settings.")
 @click.option("--tensorboard", is_flag=True,
               help="Also write TensorBoard logs to RUN_DIR/tensorboard/ (sets train.tensorboard; with --resume, "
                    "from now on); view them with: tensorboard --logdir runs/")
@@ -111,18 +115,19 @@ def cli(debug: bool) -> None:
                    "or several machines described by TF_CONFIG (multiworker; run it on each).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or samples; print only the run directory.")
 def train(config_path: Path | None, data: str | None, out: Path | None, epochs: int | None, seed: int | None,
-          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, tensorboard: bool,
-          strategy: str | None, quiet: bool) -> None:
+          overrides: tuple[str, ...], overwrite: bool, resume_dir: Path | None, init_from: Path | None,
+          tensorboard: bool, strategy: str | None, quiet: bool) -> None:
     """Train a model and write a run directory.
 
     \b
         recipegen train --config configs/quick.toml --out runs/quick
         recipegen train --data my_recipes.jsonl --epochs 5 --set model.cell=gru --tensorboard
         recipegen train --resume runs/quick
+        recipegen train --init-from runs/big --data family_recipes.json --set train.learning_rate=0.001
         TF_CONFIG='{"cluster": ...}' recipegen train --strategy multiworker --out runs/big
     """
-    config = training_config(config_path, overrides, data, epochs, seed, strategy, tensorboard, resume_dir, overwrite,
-                             out)
+    config, base = training_config(config_path, overrides, data, epochs, seed, strategy, tensorboard, resume_dir,
+                                   overwrite, out, init_from)
     _start_tensorflow()
     from recipegen.render import training_summary
     from recipegen.run import new_run_dir
@@ -135,7 +140,8 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
             result = resume(resume_dir, epochs=epochs, tensorboard=tensorboard, strategy=strategy, verbose=not quiet,
                             log=log)
         else:
-            result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log)
+            result = train_model(config, out or new_run_dir(), overwrite=overwrite, verbose=not quiet, log=log,
+                                 base=base)
     summary = training_summary(result, quiet)
     if summary:
         click.echo(summary)
@@ -159,7 +165,12 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--max-tokens", type=int, default=200, show_default=True,
               help="Longest recipe, in tokens after the prompt.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How many recipes, sampled in parallel.")
+              help="How many recipes, sampled in parallel (with --jsonl, a batch at a time).")
+@click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write one JSON object per recipe to FILE (- for stdout), a batch at a time, with a progress "
+                   "bar on stderr; FILE appears only when complete.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="With --jsonl: recipes decoded together (batch i is seeded with seed + i).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED),
               help="Random seed; the same seed gives the same recipes (default: random, shown in --json).")
 @click.option("--show-probs", type=click.IntRange(min=0), default=0, metavar="K",
@@ -169,8 +180,8 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
                    "for many or long recipes.")
 @json_option
 def generate(run_path: Path | None, prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
-             title: str | None, max_tokens: int, count: int, seed: int | None, show_probs: int, xla: bool,
-             as_json: bool, **settings: Any) -> None:
+             title: str | None, max_tokens: int, count: int, jsonl_path: Path | None, batch_size: int,
+             seed: int | None, show_probs: int, xla: bool, as_json: bool, **settings: Any) -> None:
     """Sample recipes from a trained model.
 
     \b
@@ -178,9 +189,11 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
         recipegen generate --prompt "recipe for chocolate cake |" -n 3 --seed 7 --json
         recipegen generate --ingredients "2 chicken breasts; 1 lemon; 3 cloves garlic" --title "lemon chicken"
         recipegen generate --temperature 0.8 --top-k 40 --top-p 0.9 --show-probs 5
+        recipegen generate -n 10000 --jsonl recipes.jsonl --seed 1
     """
     asked = asked_recipe(prompt, ingredients, ingredients_file, title)
     settings = checked_settings(settings, max_tokens=max_tokens)
+    jsonl_output(jsonl_path, as_json)
     _start_tensorflow()
     from recipegen.decoding import Request, SettingError, configured_decoding
     from recipegen.generate import Generator
@@ -188,11 +201,16 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     from recipegen.run import load_run
 
     run = load_run(run_path)
+    generator = Generator.from_run(run, jit_compile=xla)
+    options = dict(max_tokens=max_tokens, show_probs=show_probs, requests=[Request(*asked)] if asked else None,
+                   decoding=configured_decoding(run.config.sample, **settings))
+    prompt = run.config.sample.prompt if prompt is None else prompt
     try:
-        generation = Generator.from_run(run, jit_compile=xla).generate(
-            run.config.sample.prompt if prompt is None else prompt, n=count, max_tokens=max_tokens, seed=seed,
-            show_probs=show_probs, requests=[Request(*asked)] if asked else None,
-            decoding=configured_decoding(run.config.sample, **settings))
+        if jsonl_path is not None:
+            _write_jsonl(jsonl_path, generator.generate_batches(prompt, count, batch_size, seed, **options), count,
+                         run.foods())
+            return
+        generation = generator.generate(prompt, n=count, seed=seed, **options)
     except SettingError as e:
         raise bad_option(e, ingredients_file) from None
     stopping.check()  # asked to stop while decoding: no half-wanted output
@@ -281,6 +299,33 @@ def export(run_dir: Path, out: Path, overwrite: bool) -> None:
 
     path = export_run(run_dir, out, overwrite=overwrite)
     click.echo(f"Saved {path}: tf.saved_model.load({str(path)!r}).{ENDPOINT}(prompt=...) writes a recipe")
+
+
+def _write_jsonl(path: Path, generations: Any, count: int, foods: set[str] | None) -> None:
+    """Each batch's recipes as JSON lines as soon as it is decoded; a file is written under a
+    temporary name and renamed into place once whole, so a stop leaves the old file (or none)."""
+    from recipegen.render import sample_jsonl, unknown_words_warning
+    from recipegen.run import replacing
+
+    def write(stream: Any, bar: Any) -> None:
+        index = 0
+        for generation in generations:
+            if index == 0 and generation.unknown_words:
+                click.echo(unknown_words_warning(generation.unknown_words), err=True)
+            stream.write("".join(sample_jsonl(sample, index + i, generation.seed, foods) + "\n"
+                                 for i, sample in enumerate(generation.samples)))
+            stream.flush()
+            index += len(generation.samples)
+            bar.update(len(generation.samples))
+            stopping.check()  # between batches: what is written stays whole
+
+    target = "stdout" if str(path) == "-" else str(path)
+    with click.progressbar(length=count, label=f"{count:,} recipes to {target}", file=sys.stderr) as bar:
+        if str(path) == "-":
+            write(sys.stdout, bar)
+        else:
+            with replacing(path, suffix=".jsonl.tmp") as tmp, tmp.open("w", encoding="utf-8") as stream:
+                write(stream, bar)
 
 
 def _start_tensorflow() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
@@ -163,6 +163,20 @@ class Generator:
                           for i in range(0, len(candidates), decoding.best_of)]
         return Generation(prompt_tokens=prompt_tokens, unknown_words=list(dict.fromkeys(unknown)), seed=seed,
                           samples=candidates, decoding=decoding)
+
+    def generate_batches(self, prompt: str | None = RECIPE_PREFIX, n: int = 1, batch_size: int = 32,
+                         seed: int | None = None, **options: Any) -> Iterator[Generation]:
+        """``n`` samples as Generations of at most ``batch_size`` each, every batch decoded only once
+        the one before has been taken, so memory does not grow with ``n``. Batch i is seeded with
+        ``seed + i``, so its first batch is ``generate(prompt, batch_size, seed=seed)``; ``options``
+        are ``generate``'s."""
+        if not is_integer(batch_size) or batch_size < 1:
+            raise SettingError("batch_size", f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if not is_integer(n) or n < 1:
+            raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
+        seed = secrets.randbits(31) if seed is None else seed
+        for batch, start in enumerate(range(0, n, batch_size)):
+            yield self.generate(prompt, n=min(batch_size, n - start), seed=(seed + batch) % 2**63, **options)
 
     def _samples(self, outputs: dict[str, tf.Tensor], prompt_tokens: list[str], show_probs: int,
                  row_requests: list[Request | None], row_given: list[list[str]] | None) -> list[Sample]:

@@ -39,6 +39,7 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
                                  "val_accuracy": metrics.get("val_accuracy")}
     return {
         "run": str(path),
+        "base": run_files.read_json(path / run_files.BASE_FILE, missing_ok=True),  # finetune.base_record
         "finished": finished,
         "resumable": bool(state) and (path / str(state.get("checkpoint"))).is_file(),
         "model": {
@@ -110,6 +111,8 @@ def format_info(info: dict[str, Any]) -> str:
          f"{training['best_epoch']}: held-out perplexity {_fixed(training['val_perplexity'])}, "
          f"accuracy {_percent(training['val_accuracy'])}"),
     ]
+    if info["base"]:
+        rows.insert(2, ("fine-tuned from", _base(info["base"])))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
@@ -125,6 +128,13 @@ def _status(info: dict[str, Any]) -> str:
     if info["resumable"]:
         return f"unfinished, {done} of {planned} epochs done; continue with: recipegen train --resume {info['run']}"
     return f"unfinished, {done} of {planned} epochs done; not resumable (no {run_files.STATE_FILE} or no checkpoint)"
+
+
+def _base(base: dict[str, Any]) -> str:
+    share = base["unknown_tokens"] / base["train_tokens"] if base["train_tokens"] else None
+    return (f"{base['run']} (trained on {base['corpus']}, {_number(base['epochs'])} epochs, held-out perplexity "
+            f"{_fixed(base['val_perplexity'])}); {_percent(share)} of this run's training tokens were outside "
+            f"its vocabulary")
 
 
 def _tokens(count: int | None, oov_rate: float | None) -> str:

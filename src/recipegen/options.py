@@ -47,26 +47,32 @@ def decoding_options(command: Any) -> Any:
 
 def training_config(config_path: Path | None, overrides: tuple[str, ...], data: str | None, epochs: int | None,
                     seed: int | None, strategy: str | None, tensorboard: bool, resume_dir: Path | None,
-                    overwrite: bool, out: Path | None) -> Any:
+                    overwrite: bool, out: Path | None, init_from: Path | None = None) -> tuple[Any, Any]:
     """The config ``train``'s options ask for (configs/default.toml when present and no --config is
-    given); None with --resume, which continues a run with its own config."""
+    given) and the base run of --init-from (finetune.Base) or None; (None, None) with --resume,
+    which continues a run with its own config."""
     from recipegen.config import load_config, parse_override
+    from recipegen.finetune import based_config, read_base
 
     if resume_dir is not None:
         given = [name for name, value in (("--config", config_path), ("--data", data), ("--out", out),
                                           ("--seed", seed is not None), ("--set", overrides),
-                                          ("--overwrite", overwrite)) if value]
+                                          ("--overwrite", overwrite), ("--init-from", init_from)) if value]
         if given:
             raise click.UsageError(f"--resume continues a run with its own config; it cannot be combined with "
                                    f"{', '.join(given)}")
-        return None
+        return None, None
     values = dict(parse_override(text) for text in overrides)
     for key, value in (("data.path", data), ("train.epochs", epochs), ("seed", seed), ("train.strategy", strategy)):
         if value is not None:
             values[key] = value
     if tensorboard:
         values["train.tensorboard"] = True
-    return load_config(config_path or DEFAULT_CONFIG, values)
+    config = load_config(config_path or DEFAULT_CONFIG, values)
+    if init_from is None:
+        return config, None
+    base = read_base(init_from)
+    return based_config(base, config, values), base
 
 
 def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
@@ -95,6 +101,16 @@ def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: 
     if title is not None and not title.strip():
         raise click.BadParameter("the title is empty", param_hint="--title")
     return title, tuple(lines)
+
+
+def jsonl_output(path: Path | None, as_json: bool) -> None:
+    """Refuse a --jsonl that cannot be written before any work is done."""
+    if path is None:
+        return
+    if as_json:
+        raise click.UsageError("--json and --jsonl are two output formats: choose one")
+    if str(path) != "-" and not path.parent.is_dir():
+        raise click.BadParameter(f"{path}: no directory {path.parent} to write it in", param_hint="--jsonl")
 
 
 def checked_settings(settings: dict[str, Any], temperatures: tuple[float, ...] = (),

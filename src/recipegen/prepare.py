@@ -16,7 +16,7 @@ fingerprint the run recorded.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -69,6 +69,9 @@ class PreparedCorpus(Protocol):
     def heldout_dataset(self, config: Config) -> tf.data.Dataset:
         """The held-out recipes' windows, each recipe cut on its own."""
 
+    def train_ids(self) -> Iterator[np.ndarray]:
+        """Each training recipe's token ids (a streamed corpus is read once more)."""
+
     def save(self, run_dir: Path) -> None:
         """Write the held-out texts and the corpus's fingerprint into a new run."""
 
@@ -102,6 +105,9 @@ class InMemoryData:
 
     def heldout_dataset(self, config: Config) -> tf.data.Dataset:
         return make_dataset(self.heldout_windows, config.train.batch_size)
+
+    def train_ids(self) -> Iterator[np.ndarray]:
+        return iter(self.train_sequences)
 
     def save(self, run_dir: Path) -> None:
         run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in self.heldout_texts))

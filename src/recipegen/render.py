@@ -8,6 +8,7 @@ as JSON, and ``evaluate``'s table of measures.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import textwrap
 from typing import Any
@@ -45,6 +46,11 @@ def generation_json(generation: Any, run: str, prompt: str, max_tokens: int, foo
         **dataclasses.asdict(generation.decoding), "max_tokens": max_tokens, "seed": generation.seed,
         "samples": [sample_json(sample, foods) for sample in generation.samples],
     })
+
+
+def sample_jsonl(sample: Any, index: int, seed: int, foods: set[str] | None) -> str:
+    """One line of ``generate --jsonl``: a recipe numbered in the file, with the seed of its batch."""
+    return json.dumps(strict_json({"index": index, "seed": seed, **sample_json(sample, foods)}))
 
 
 def training_summary(result: Any, quiet: bool) -> str | None:

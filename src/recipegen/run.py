@@ -14,6 +14,7 @@ leaves a half-written file that looks whole.
         checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
         state.json        what --resume needs besides the weights: epochs done, history, best
         tokens.npz, tokens.json  the tokenized corpus and its fingerprint, so --resume skips tokenizing
+        base.json         in a run fine-tuned with --init-from: the run it started from (finetune.py)
         tensorboard/      with train.tensorboard: TensorBoard logs (tensorboard_logs.py)
         .lock             held (flock) by the process training or resuming the run
 
@@ -56,6 +57,7 @@ METRICS_FILE = "metrics.json"
 STATE_FILE = "state.json"
 TOKENS_FILE = "tokens.npz"
 TOKENS_META_FILE = "tokens.json"
+BASE_FILE = "base.json"
 TENSORBOARD_DIR = "tensorboard"
 CHECKPOINT_GLOB = "checkpoint-*.keras"
 LOCK_FILE = ".lock"
@@ -206,7 +208,7 @@ def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
         if not overwrite:
             raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
         for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, SAMPLE_MEASURES_FILE, FOODS_FILE,
-                                      METRICS_FILE, STATE_FILE, TOKENS_FILE, TOKENS_META_FILE):
+                                      METRICS_FILE, STATE_FILE, TOKENS_FILE, TOKENS_META_FILE, BASE_FILE):
             (path / name).unlink(missing_ok=True)
         for checkpoint in path.glob(CHECKPOINT_GLOB):
             checkpoint.unlink()

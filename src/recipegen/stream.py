@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from recipegen import run as run_files
@@ -114,6 +115,10 @@ class StreamedData:
         length = config.data.sequence_length
         windows = self._ids(texts).map(lambda ids: _recipe_windows(ids, length)).unbatch()
         return batch_windows(windows, config.train.batch_size, length + 1).prefetch(tf.data.AUTOTUNE)
+
+    def train_ids(self) -> Iterator[np.ndarray]:
+        """Each training recipe's token ids, from one more pass over the file."""
+        return self._ids(_text_dataset(lambda: self.texts(heldout=False))).as_numpy_iterator()
 
     def _ids(self, texts: tf.data.Dataset) -> tf.data.Dataset:
         vectorizer = make_vectorizer(self.vocabulary, tokenizer_for(self.config.data.tokens))

@@ -29,6 +29,7 @@ from recipegen.config import Config, load_run_config
 from recipegen.decoding import configured_decoding
 from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import Scorer
+from recipegen.finetune import Base, base_record, describe_unknown, unknown_share
 from recipegen.generate import Generator
 from recipegen.model import build_model, compile_model, use_softmax
 from recipegen.prepare import PreparedCorpus, prepare, resume_data, write_corpus_files
@@ -46,9 +47,11 @@ class TrainResult:
 
 
 def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bool = True,
-          log: Log | None = None) -> TrainResult:
+          log: Log | None = None, base: Base | None = None) -> TrainResult:
     """Train a model as ``config`` says and write a complete run directory to ``run_dir``.
 
+    With a ``base`` (finetune.py: ``config`` already has its architecture and vocabulary keys),
+    the model starts from the base's weights and reads the corpus with the base's vocabulary.
     In a multiworker run only the chief writes ``run_dir``; the other workers write theirs to a
     temporary directory.
     """
@@ -56,7 +59,10 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     with distribute.worker_dir(strategy, run_dir) as own_dir:
         say = log or (lambda message: None)
         _seed_everything(config)
-        data = prepare(config, say=say)
+        data = prepare(config, vocabulary=base.vocabulary if base else None, say=say)
+        if base:
+            unknown, tokens = unknown_share(data.train_ids())
+            say(describe_unknown(data.source, base, unknown, tokens))
         with run_files.locked(own_dir):
             run_files.prepare_run_dir(own_dir, overwrite=overwrite)
             run_files.atomic_write_text(own_dir / run_files.CONFIG_FILE, config_module.dumps(config))
@@ -64,6 +70,9 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
             with strategy.scope():
                 model = build_model(config.model, len(data.vocabulary))
                 compile_model(model, config.train)
+            if base:
+                _start_from(model, base)
+                run_files.write_json(own_dir / run_files.BASE_FILE, base_record(base, unknown, tokens))
             state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0}
             save_checkpoint(model, own_dir, state, epochs_done=0)  # resumable even before the first epoch ends
             result = _fit(config, own_dir, strategy, model, data, state, verbose, log)
@@ -235,6 +244,17 @@ def _write_metrics(run_dir: Path, model: keras.Model, data: PreparedCorpus, stat
     run_files.write_json(run_dir / run_files.STATE_FILE, state)  # the final train_seconds
     run_files.write_json(run_dir / run_files.METRICS_FILE, metrics)
     return TrainResult(run_dir=run_dir, metrics=metrics)
+
+
+def _start_from(model: keras.Model, base: Base) -> None:
+    """Give ``model`` the base's weights. The model is built anew from the new config rather than
+    loaded, so training settings that live in its layers (dropout) are the new run's."""
+    trained = keras.saving.load_model(base.path / run_files.MODEL_FILE)
+    weights = trained.get_weights()
+    shapes = [w.shape for w in weights], [tuple(v.shape) for v in model.weights]
+    if shapes[0] != shapes[1]:
+        raise RunError(f"--init-from {base.path}: its model's weights do not match its config.toml")
+    model.set_weights(weights)
 
 
 def _seed_everything(config: Config) -> None:

@@ -1,0 +1,111 @@
+"""Fine-tuning: a new run that starts from a finished run's weights instead of random ones.
+
+``train --init-from BASE --data mine.json`` trains on a new corpus with the base's vocabulary,
+token level, template and architecture, and with the training settings of the config and
+``--set`` (learning rate, epochs, early stopping, dropout, ...). What would change the shape of a
+weight or the meaning of a token id cannot change: such a key, set on the command line to
+another value than the base's, is refused by name. The config file's own architecture keys are
+simply replaced by the base's, so ``--config configs/quick.toml`` lends its training settings.
+
+The vocabulary is the base's, not grown: a word the base never saw is read as [UNK], and how
+many there are is said before training starts (``unknown_share``). New rows would start
+untrained at both ends of the model and need many examples of each word to become useful; a
+collection whose words the base lacks is better served by training from scratch.
+
+Nothing here imports TensorFlow; train.py copies the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recipegen import run as run_files
+from recipegen.config import Config, load_run_config, validate
+from recipegen.errors import ConfigError, RunError
+
+# Keys fixed by the base: they shape the weights or give token ids their meaning.
+FIXED_BY_BASE = ("model.cell", "model.layers", "model.units", "model.embedding_dim", "model.tie_embeddings",
+                 "data.vocab_size", "data.tokens", "data.template", "data.vocab_sample")
+
+
+@dataclass(frozen=True)
+class Base:
+    path: Path
+    config: Config
+    metrics: dict[str, Any]
+    vocabulary: list[str]
+
+
+def read_base(path: Path) -> Base:
+    """A finished run to start from; RunError (exit 2) for one that is missing or unfinished."""
+    if not path.is_dir():
+        raise RunError(f"--init-from {path}: no such run directory")
+    missing = [name for name in run_files.REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise RunError(f"--init-from {path}: not a trained run (missing {', '.join(missing)})")
+    if not (path / run_files.METRICS_FILE).is_file():
+        raise RunError(f"--init-from {path}: the run has not finished (no {run_files.METRICS_FILE}); "
+                       f"finish it first with: recipegen train --resume {path}")
+    try:
+        config = load_run_config(path / run_files.CONFIG_FILE)
+    except ConfigError as e:
+        raise RunError(f"--init-from {path}: {e}") from None
+    vocabulary = run_files.read_json(path / run_files.VOCABULARY_FILE)
+    if not isinstance(vocabulary, list) or not all(isinstance(token, str) for token in vocabulary):
+        raise RunError(f"--init-from {path / run_files.VOCABULARY_FILE}: expected a JSON list of tokens")
+    return Base(path, config, run_files.read_json(path / run_files.METRICS_FILE), vocabulary)
+
+
+def based_config(base: Base, config: Config, given: Iterable[str]) -> Config:
+    """``config`` with the base's architecture and vocabulary keys; ``given`` are the keys the
+    command line set, refused when they ask for another value than the base has."""
+    for key in given:
+        if key in FIXED_BY_BASE and _get(config, key) != _get(base.config, key):
+            raise ConfigError(f"--set {key}={_get(config, key)!r}: a fine-tuned run keeps its base's "
+                              f"{key} ({_get(base.config, key)!r} in {base.path}); train from scratch to change it")
+    fixed = {section: {name.split(".")[1]: _get(base.config, name) for name in FIXED_BY_BASE
+                        if name.startswith(section + ".")} for section in ("model", "data")}
+    based = dataclasses.replace(config, model=dataclasses.replace(config.model, **fixed["model"]),
+                                data=dataclasses.replace(config.data, **fixed["data"]))
+    validate(based, f"the config with the architecture of {base.path}")
+    return based
+
+
+def unknown_share(sequences: Iterable[Any], unk_id: int = 1) -> tuple[int, int]:
+    """(tokens read as [UNK], tokens) over arrays of token ids."""
+    unknown = total = 0
+    for ids in sequences:
+        unknown += int((ids == unk_id).sum())
+        total += int(ids.size)
+    return unknown, total
+
+
+def base_record(base: Base, unknown: int, tokens: int) -> dict[str, Any]:
+    """What a fine-tuned run keeps of its base (base.json; ``info`` shows it)."""
+    return {
+        "run": str(base.path.resolve()),
+        "corpus": base.metrics.get("corpus"),
+        "epochs": base.metrics.get("epochs"),
+        "val_perplexity": base.metrics.get("val_perplexity"),
+        "vocab_size": len(base.vocabulary),
+        "unknown_tokens": unknown,
+        "train_tokens": tokens,
+    }
+
+
+def describe_unknown(source: str, base: Base, unknown: int, tokens: int) -> str:
+    share = unknown / tokens if tokens else 0.0
+    line = (f"{source}: {unknown:,} of {tokens:,} training tokens ({share:.1%}) are outside the vocabulary of "
+            f"{base.path} ({len(base.vocabulary):,} tokens) and are read as [UNK]")
+    if share > 0.05:
+        line += "; a corpus this far from the base may do better trained from scratch"
+    return line
+
+
+def _get(config: Config, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(config, section), name)

@@ -1,0 +1,64 @@
+"""generate --jsonl: many recipes to a file, a batch at a time, whole or not at all."""
+
+import json
+import signal
+
+from click.testing import CliRunner
+
+from recipegen.cli import cli
+
+
+def generate_jsonl(run, target, *args):
+    return CliRunner().invoke(cli, ["generate", "--model", str(run), "--max-tokens", "6", "--jsonl", str(target),
+                                    *map(str, args)])
+
+
+def test_every_recipe_is_one_json_line_and_batches_follow_the_seed(tiny_run, tmp_path):
+    result = generate_jsonl(tiny_run, tmp_path / "recipes.jsonl", "-n", 7, "--batch-size", 3, "--seed", 5)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "recipes.jsonl").read_text().splitlines()]
+    assert [row["index"] for row in rows] == list(range(7))
+    assert [row["seed"] for row in rows] == [5, 5, 5, 6, 6, 6, 7]
+    assert all(row["text"].startswith("Recipe for") and row["tokens"] <= 6 for row in rows)
+    # The first batch is what one generate call with the same seed writes.
+    single = CliRunner().invoke(cli, ["generate", "--model", str(tiny_run), "--max-tokens", "6", "-n", "3",
+                                      "--seed", "5", "--json"])
+    assert [s["text"] for s in json.loads(single.stdout)["samples"]] == [row["text"] for row in rows[:3]]
+    assert list(tmp_path.iterdir()) == [tmp_path / "recipes.jsonl"]  # no temporary file left behind
+
+
+def test_the_same_seed_gives_the_same_bytes_on_stdout_and_in_a_file(tiny_run, tmp_path):
+    generate_jsonl(tiny_run, tmp_path / "a.jsonl", "-n", 5, "--batch-size", 2, "--seed", 9)
+    again = generate_jsonl(tiny_run, "-", "-n", 5, "--batch-size", 2, "--seed", 9)
+    assert again.exit_code == 0
+    assert again.stdout == (tmp_path / "a.jsonl").read_text()
+    assert "5 recipes to stdout" in again.stderr
+
+
+def test_a_stop_between_batches_leaves_the_old_file_and_no_half_one(tiny_run, tmp_path, monkeypatch):
+    from recipegen import stopping
+    from recipegen.generate import Generator
+
+    target = tmp_path / "recipes.jsonl"
+    target.write_text("an earlier file\n")
+    decode = Generator.generate
+
+    def decode_then_ctrl_c(self, *args, **kwargs):  # Ctrl-C arrives while the first batch decodes
+        stopping._record(signal.SIGINT, None)
+        return decode(self, *args, **kwargs)
+
+    monkeypatch.setattr(Generator, "generate", decode_then_ctrl_c)
+    try:
+        result = generate_jsonl(tiny_run, target, "-n", 6, "--batch-size", 2, "--seed", 1)
+    finally:
+        stopping.reset()
+    assert result.exit_code == 130
+    assert target.read_text() == "an earlier file\n"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_jsonl_refuses_json_and_a_missing_directory(tiny_run, tmp_path):
+    both = generate_jsonl(tiny_run, tmp_path / "a.jsonl", "--json")
+    assert both.exit_code == 2 and "--json and --jsonl" in both.output
+    nowhere = generate_jsonl(tiny_run, tmp_path / "missing" / "a.jsonl")
+    assert nowhere.exit_code == 2 and "--jsonl" in nowhere.output and "missing" in nowhere.output
