@@ -207,7 +207,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     prompt = run.config.sample.prompt if prompt is None else prompt
     try:
         if jsonl_path is not None:
-            _write_jsonl(jsonl_path, generator.generate_batches(prompt, count, batch_size, seed, **options), count,
+            write_jsonl(jsonl_path, generator.generate_batches(prompt, count, batch_size, seed, **options), count,
                          run.foods())
             return
         generation = generator.generate(prompt, n=count, seed=seed, **options)
@@ -301,7 +301,7 @@ def export(run_dir: Path, out: Path, overwrite: bool) -> None:
     click.echo(f"Saved {path}: tf.saved_model.load({str(path)!r}).{ENDPOINT}(prompt=...) writes a recipe")
 
 
-def _write_jsonl(path: Path, generations: Any, count: int, foods: set[str] | None) -> None:
+def write_jsonl(path: Path, generations: Any, count: int, foods: set[str] | None) -> None:
     """Each batch's recipes as JSON lines as soon as it is decoded; a file is written under a
     temporary name and renamed into place once whole, so a stop leaves the old file (or none)."""
     from recipegen.render import sample_jsonl, unknown_words_warning
