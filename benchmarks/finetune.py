@@ -20,10 +20,13 @@ training time; and writing many recipes with ``generate --jsonl``.
    - finetune-lr-0.001: the same with ``--set train.learning_rate=0.001``.
    Each is scored on the held-out recipes (``recipegen evaluate``) and measured with
    ``evaluate --samples`` at temperature 0.5 beside real held-out recipes.
-4. ``generate --jsonl`` on the base run (skip with ``--skip-jsonl``): the tokens/s of one batch of
-   32 decoded in-process, against ``generate -n 1000 --jsonl FILE`` run in-process (the command's
-   own code: loading the run, tracing, JSON, file); recipes per second of ``recipegen generate -n 1000
-   --jsonl`` against ``recipegen generate -n 32`` run four times, as processes; and the peak memory
+4. ``generate --jsonl`` on the base run (skip with ``--skip-jsonl``), with the run's decoding
+   settings: the tokens/s of 1,000 recipes decoded a batch of 32 at a time and dropped, against
+   the same batches (same seeds) written by ``generate --jsonl``'s own writer, and against the whole
+   command run in-process (loading the run and tracing the decoder included), in three alternated
+   rounds (medians, and each round's ratios); recipes per second
+   of ``recipegen generate -n 1000 --jsonl`` against ``recipegen generate -n 32`` run four times,
+   as processes; and the peak memory
    (max RSS) of ``recipegen generate --max-tokens 20 --jsonl`` at ``-n`` 1,000, 10,000 and 100,000.
 
 A missing corpus is skipped with a message.
@@ -35,6 +38,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +56,7 @@ ARMS = {  # name: (what it is, starts from the base's weights, the base's vocabu
 }
 SAMPLE_TEMPERATURE = 0.5
 JSONL_BATCH = 32
+JSONL_ROUNDS = 3
 
 
 def main() -> int:
@@ -72,7 +77,7 @@ def main() -> int:
             print(f"skipped: {corpus} not found (the benchmark corpora live in ../shared/data/)")
             return 0
 
-    from recipegen.config import load_config
+    from recipegen.config import load_config, load_run_config
     from recipegen.train import train
 
     work = Path(tempfile.mkdtemp(prefix="recipegen-bench-"))
@@ -104,6 +109,8 @@ def main() -> int:
               f"{row['heldout_perplexity']:.2f}, [UNK] {row['heldout_unknown_share']:.1%} of held-out tokens",
               flush=True)
     by_arm = {row["arm"]: row for row in rows}
+    untuned = base_on(base_dir, work / "finetune")
+    print(f"the base alone, not fine-tuned: held-out perplexity {untuned:.2f}", flush=True)
     for row in rows:
         for reference in ("scratch", "scratch-base-vocabulary"):
             row[f"perplexity_vs_{reference}"] = row["heldout_perplexity"] / by_arm[reference]["heldout_perplexity"]
@@ -127,9 +134,10 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "big": str(args.big), "small": str(args.small), "recipes": args.recipes, "minutes": args.minutes,
-        "base": {"run": str(base_dir), "budget_minutes": None if args.base else args.base_minutes,
+        "base": {"run": str(base_dir), "budget_minutes": load_run_config(base_dir / "config.toml").train.max_minutes,
                  "wall_seconds": base_seconds, **base_metrics},
-        "sample_temperature": SAMPLE_TEMPERATURE, "samples": args.samples, "rows": rows, "jsonl": jsonl,
+        "base_alone_heldout_perplexity": untuned, "sample_temperature": SAMPLE_TEMPERATURE,
+        "samples": args.samples, "rows": rows, "jsonl": jsonl,
         "cpu_count": os.cpu_count()}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
     return 0
@@ -168,6 +176,16 @@ def run_arm(config, base_dir: Path, run_dir: Path, from_base: bool, base_vocabul
             **measured["by_temperature"][0], "real": measured["real"]}
 
 
+def base_on(base_dir: Path, run_dir: Path) -> float:
+    """The base's own perplexity on a run's held-out recipes: where fine-tuning starts."""
+    from recipegen.evaluate import score_texts
+    from recipegen.run import load_run, read_heldout
+
+    base = load_run(base_dir)
+    return score_texts(base.model, base.vocabulary, read_heldout(run_dir), base.config.data.sequence_length,
+                       base.config.train.batch_size, base.tokenizer).perplexity
+
+
 def jsonl_rows(base_dir: Path, work: Path) -> dict:
     """Throughput of --jsonl against one batch, in-process and as processes; its peak memory by -n."""
     import contextlib
@@ -182,45 +200,72 @@ def jsonl_rows(base_dir: Path, work: Path) -> dict:
     generator = Generator.from_run(run)
     decoding = configured_decoding(run.config.sample)  # what generate uses: the run's steering
     generator.generate(n=JSONL_BATCH, seed=0, decoding=decoding)  # traced
-    tokens = seconds = 0.0
-    for seed in range(1, 6):
-        started = time.perf_counter()
-        generation = generator.generate(n=JSONL_BATCH, seed=seed, decoding=decoding)
-        seconds += time.perf_counter() - started
-        tokens += sum(len(sample.tokens) for sample in generation.samples)
-    one_batch = tokens / seconds
-
     target = work / "recipes.jsonl"
 
-    def tokens_in(path: Path) -> tuple[int, int]:
-        rows = [json.loads(line) for line in path.read_text().splitlines()]
-        return len(rows), sum(row["tokens"] for row in rows)
+    def decoded() -> tuple[float, int]:
+        """The batches --jsonl writes (same seeds, so the same recipes), decoded and dropped. A batch
+        lasts as long as its longest recipe, so other seeds would give other rates."""
+        started = time.perf_counter()
+        tokens = sum(len(sample.tokens) for generation in
+                     generator.generate_batches(n=1000, batch_size=JSONL_BATCH, seed=1, decoding=decoding)
+                     for sample in generation.samples)
+        return time.perf_counter() - started, tokens
 
-    with contextlib.redirect_stderr(io.StringIO()):  # the progress line
+    def written() -> tuple[float, int]:
+        """The same batches through the command's own writer, into a file."""
         started = time.perf_counter()
         write_jsonl(target, generator.generate_batches(n=1000, batch_size=JSONL_BATCH, seed=1, decoding=decoding),
                     1000, run.foods())
-        writer_seconds = time.perf_counter() - started
-        written, written_tokens = tokens_in(target)
-        writer = written_tokens / writer_seconds
+        return time.perf_counter() - started, tokens_in(target)
+
+    def command_line() -> tuple[float, int]:
+        """The whole command in this process: loading the run and tracing the decoder included."""
         started = time.perf_counter()
         assert run_command(["generate", "--model", str(base_dir), "-n", "1000", "--jsonl", str(target),
                             "--seed", "1"]) == 0
-        command_seconds = time.perf_counter() - started
-    command = tokens_in(target)[1] / command_seconds
-    print(f"\none batch of {JSONL_BATCH}: {one_batch:,.0f} tokens/s; --jsonl -n 1000 (the command's writer, same "
-          f"generator): {writer:,.0f} tokens/s ({writer / one_batch:.2f}x); the whole command in-process (loading "
-          f"and tracing included): {command:,.0f} tokens/s ({command / one_batch:.2f}x)", flush=True)
+        return time.perf_counter() - started, tokens_in(target)
 
-    def process(*arguments: str) -> tuple[float, int]:
-        """Wall seconds and peak RSS (KiB) of one recipegen process."""
+    def tokens_in(path: Path) -> int:
+        return sum(json.loads(line)["tokens"] for line in path.read_text().splitlines())
+
+    rounds = []  # alternated, so that the machine's slow minutes fall on every kind alike
+    with contextlib.redirect_stderr(io.StringIO()):  # the progress line
+        for _ in range(JSONL_ROUNDS):
+            rates = {name: tokens / seconds for name, (seconds, tokens) in
+                     (("decoded", decoded()), ("writer", written()), ("command", command_line()))}
+            rounds.append(rates | {"writer_ratio": rates["writer"] / rates["decoded"],
+                                   "command_ratio": rates["command"] / rates["decoded"]})
+    one_batch, writer, command = (statistics.median(r[name] for r in rounds) for name in ("decoded", "writer",
+                                                                                           "command"))
+    writer_ratio, command_ratio = (statistics.median(r[name] for r in rounds) for name in ("writer_ratio",
+                                                                                          "command_ratio"))
+    each = {name: ", ".join(f"{r[name]:.2f}" for r in rounds) for name in ("writer_ratio", "command_ratio")}
+    print(f"\nmedians of {JSONL_ROUNDS} rounds: batches of {JSONL_BATCH} decoded, nothing written: {one_batch:,.0f} "
+          f"tokens/s; --jsonl -n 1000 (the command's writer, same generator): {writer:,.0f} tokens/s "
+          f"({writer_ratio:.2f}x; rounds: {each['writer_ratio']}); the whole command in-process (loading and "
+          f"tracing included): {command:,.0f} tokens/s ({command_ratio:.2f}x; rounds: {each['command_ratio']})",
+          flush=True)
+
+    def process(*arguments: str) -> tuple[float, int, int]:
+        """Wall seconds, peak RSS and the last RSS read before it ended (KiB) of one recipegen process.
+
+        The peak is often reached while starting (TensorFlow, the model, tracing); the RSS read every
+        0.2 s until the end shows whether the decoding that follows grows."""
         started = time.perf_counter()
         child = subprocess.Popen([*RECIPEGEN, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(child.pid, 0)
+        last = 0
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            with contextlib.suppress(OSError):
+                status_lines = Path(f"/proc/{child.pid}/status").read_text().splitlines()
+                last = next((int(line.split()[1]) for line in status_lines if line.startswith("VmRSS:")), last)
+            time.sleep(0.2)
         assert os.waitstatus_to_exitcode(status) == 0, arguments
-        return time.perf_counter() - started, usage.ru_maxrss
+        return time.perf_counter() - started, usage.ru_maxrss, last
 
-    file_seconds, _ = process("generate", "--model", str(base_dir), "-n", "1000", "--jsonl", str(target), "--seed", "2")
+    file_seconds = process("generate", "--model", str(base_dir), "-n", "1000", "--jsonl", str(target), "--seed", "2")[0]
     repeated = [process("generate", "--model", str(base_dir), "-n", "32", "--json", "--seed", str(seed))[0]
                 for seed in range(4)]
     per_recipe_file, per_recipe_repeated = 1000 / file_seconds, 32 * len(repeated) / sum(repeated)
@@ -229,13 +274,16 @@ def jsonl_rows(base_dir: Path, work: Path) -> dict:
 
     memory = []
     for count in (1_000, 10_000, 100_000):
-        wall, peak = process("generate", "--model", str(base_dir), "-n", str(count), "--max-tokens", "20",
+        wall, peak, last = process("generate", "--model", str(base_dir), "-n", str(count), "--max-tokens", "20",
                              "--jsonl", str(target), "--seed", "3")
-        memory.append({"n": count, "max_tokens": 20, "wall_seconds": wall, "peak_rss_mib": peak / 1024})
-        print(f"-n {count:,} --max-tokens 20: peak RSS {peak / 1024:,.0f} MiB, {wall:.0f} s", flush=True)
+        memory.append({"n": count, "max_tokens": 20, "wall_seconds": wall, "peak_rss_mib": peak / 1024,
+                       "last_rss_mib": last / 1024})
+        print(f"-n {count:,} --max-tokens 20: peak RSS {peak / 1024:,.0f} MiB, RSS at the end {last / 1024:,.0f} MiB, "
+              f"{wall:.0f} s", flush=True)
     return {"batch": JSONL_BATCH, "one_batch_tokens_per_s": one_batch, "jsonl_1000_tokens_per_s": writer,
-            "ratio": writer / one_batch, "command_in_process_tokens_per_s": command,
-            "command_in_process_ratio": command / one_batch, "recipes": written,
+            "ratio": writer_ratio, "command_in_process_tokens_per_s": command,
+            "command_in_process_ratio": command_ratio,
+            "rounds": rounds,
             "cli_jsonl_1000_recipes_per_s": per_recipe_file,
             "cli_n32_repeated_recipes_per_s": per_recipe_repeated, "cli_n32_runs": len(repeated),
             "memory": memory}
