@@ -202,10 +202,10 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
 
     run = load_run(run_path)
     generator = Generator.from_run(run, jit_compile=xla)
-    options = dict(max_tokens=max_tokens, show_probs=show_probs, requests=[Request(*asked)] if asked else None,
-                   decoding=configured_decoding(run.config.sample, **settings))
     prompt = run.config.sample.prompt if prompt is None else prompt
     try:
+        options = dict(max_tokens=max_tokens, show_probs=show_probs, requests=[Request(*asked)] if asked else None,
+                       decoding=configured_decoding(run.config.sample, **settings))
         if jsonl_path is not None:
             write_jsonl(jsonl_path, generator.generate_batches(prompt, count, batch_size, seed, **options), count,
                          run.foods())
