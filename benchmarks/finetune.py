@@ -191,9 +191,10 @@ def jsonl_rows(base_dir: Path, work: Path) -> dict:
     import contextlib
     import io
 
-    from recipegen.cli import run_command, write_jsonl
+    from recipegen.cli import run_command
     from recipegen.decoding import configured_decoding
     from recipegen.generate import Generator
+    from recipegen.jsonl import write_jsonl
     from recipegen.run import load_run
 
     run = load_run(base_dir)

@@ -207,6 +207,8 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
         options = dict(max_tokens=max_tokens, show_probs=show_probs, requests=[Request(*asked)] if asked else None,
                        decoding=configured_decoding(run.config.sample, **settings))
         if jsonl_path is not None:
+            from recipegen.jsonl import write_jsonl
+
             write_jsonl(jsonl_path, generator.generate_batches(prompt, count, batch_size, seed, **options), count,
                          run.foods())
             return
@@ -299,33 +301,6 @@ def export(run_dir: Path, out: Path, overwrite: bool) -> None:
 
     path = export_run(run_dir, out, overwrite=overwrite)
     click.echo(f"Saved {path}: tf.saved_model.load({str(path)!r}).{ENDPOINT}(prompt=...) writes a recipe")
-
-
-def write_jsonl(path: Path, generations: Any, count: int, foods: set[str] | None) -> None:
-    """Each batch's recipes as JSON lines as soon as it is decoded; a file is written under a
-    temporary name and renamed into place once whole, so a stop leaves the old file (or none)."""
-    from recipegen.render import sample_jsonl, unknown_words_warning
-    from recipegen.run import replacing
-
-    def write(stream: Any, bar: Any) -> None:
-        index = 0
-        for generation in generations:
-            if index == 0 and generation.unknown_words:
-                click.echo(unknown_words_warning(generation.unknown_words), err=True)
-            stream.write("".join(sample_jsonl(sample, index + i, generation.seed, foods) + "\n"
-                                 for i, sample in enumerate(generation.samples)))
-            stream.flush()
-            index += len(generation.samples)
-            bar.update(len(generation.samples))
-            stopping.check()  # between batches: what is written stays whole
-
-    target = "stdout" if str(path) == "-" else str(path)
-    with click.progressbar(length=count, label=f"{count:,} recipes to {target}", file=sys.stderr) as bar:
-        if str(path) == "-":
-            write(sys.stdout, bar)
-        else:
-            with replacing(path, suffix=".jsonl.tmp") as tmp, tmp.open("w", encoding="utf-8") as stream:
-                write(stream, bar)
 
 
 def _start_tensorflow() -> None:

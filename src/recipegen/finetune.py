@@ -26,6 +26,7 @@ from typing import Any
 from recipegen import run as run_files
 from recipegen.config import Config, load_run_config, validate
 from recipegen.errors import ConfigError, RunError
+from recipegen.text import UNK_ID
 
 # Keys fixed by the base: they shape the weights or give token ids their meaning.
 FIXED_BY_BASE = ("model.cell", "model.layers", "model.units", "model.embedding_dim", "model.tie_embeddings",
@@ -75,11 +76,11 @@ def based_config(base: Base, config: Config, given: Iterable[str]) -> Config:
     return based
 
 
-def unknown_share(sequences: Iterable[Any], unk_id: int = 1) -> tuple[int, int]:
+def unknown_share(sequences: Iterable[Any]) -> tuple[int, int]:
     """(tokens read as [UNK], tokens) over arrays of token ids."""
     unknown = total = 0
     for ids in sequences:
-        unknown += int((ids == unk_id).sum())
+        unknown += int((ids == UNK_ID).sum())
         total += int(ids.size)
     return unknown, total
 
