@@ -150,6 +150,7 @@ def run_arm(config, base_dir: Path, run_dir: Path, from_base: bool, base_vocabul
     from recipegen import train as training
     from recipegen.evaluate import evaluate_run
     from recipegen.finetune import based_config, read_base
+    from recipegen.info import heldout_targets
 
     base = read_base(base_dir) if base_vocabulary else None
     if base is not None:
@@ -164,8 +165,7 @@ def run_arm(config, base_dir: Path, run_dir: Path, from_base: bool, base_vocabul
     history = json.loads((run_dir / "state.json").read_text())["history"]
     evaluation = evaluate_run(run_dir, samples=samples, temperatures=(SAMPLE_TEMPERATURE,))
     with np.load(run_dir / "tokens.npz") as arrays:
-        targets = arrays["heldout_windows"][:, 1:]
-        targets = targets[targets != 0]
+        targets = heldout_targets(arrays)
     measured = evaluation["samples"]
     return {"epochs": len(history), "best_epoch": result.metrics["best_epoch"],
             "train_seconds": sum(row["seconds"] for row in history),
@@ -182,8 +182,8 @@ def base_on(base_dir: Path, run_dir: Path) -> float:
     from recipegen.run import load_run, read_heldout
 
     base = load_run(base_dir)
-    return score_texts(base.model, base.vocabulary, read_heldout(run_dir), base.config.data.sequence_length,
-                       base.config.train.batch_size, base.tokenizer).perplexity
+    return score_texts(base.model, base.vocabulary, read_heldout(run_dir), base.config.train.batch_size,
+                       base.tokenizer).perplexity
 
 
 def jsonl_rows(base_dir: Path, work: Path) -> dict:

@@ -51,8 +51,8 @@ def test_a_fine_tuned_run_starts_from_the_base_weights(tiny_run, finetuned):
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
     # The first epoch's held-out loss is the base's own loss on the new corpus's held-out recipes.
     config = base.config
-    expected = score_texts(base.model, base.vocabulary, read_heldout(out), config.data.sequence_length,
-                           config.train.batch_size, base.tokenizer)
+    expected = score_texts(base.model, base.vocabulary, read_heldout(out), config.train.batch_size,
+                           base.tokenizer)
     history = json.loads((out / "state.json").read_text())["history"]
     assert history[0]["val_loss"] == pytest.approx(expected.loss, rel=1e-5)
     assert json.loads((out / "vocabulary.json").read_text()) == base.vocabulary

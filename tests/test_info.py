@@ -41,6 +41,7 @@ def test_json_agrees_with_the_run(tiny_run):
     assert described["run"] == str(tiny_run) and described["finished"] and described["resumable"]
     assert described["model"] == {"cell": "lstm", "layers": 1, "units": TINY_OVERRIDES["model.units"],
                                   "embedding_dim": TINY_OVERRIDES["model.embedding_dim"], "dropout": 0.2,
+                                  "locked_dropout": False, "embedding_dropout": 0.0,
                                   "tie_embeddings": run.config.model.tie_embeddings,
                                   "parameters": run.model.count_params()}
     assert described["vocabulary"] == {"size": len(run.vocabulary), "tokens": "word", "template": "book"}
@@ -71,7 +72,7 @@ def test_text_names_every_figure(tiny_run):
     text = info(tiny_run)
     labels = [line.split("  ")[0] for line in text.splitlines()]
     assert labels == ["run", "status", "model", "parameters", "vocabulary", "corpus", "split", "training tokens",
-                      "held-out tokens", "recipe length", "training time", "softmax", "best epoch"]
+                      "held-out tokens", "recipe length", "training time", "batches", "softmax", "best epoch"]
     parameters = load_run(tiny_run).model.count_params()
     assert f"parameters       {parameters:,}\n" in text
     assert "finished after 2 epochs" in text

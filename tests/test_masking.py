@@ -6,7 +6,7 @@ import pytest
 from recipegen.config import ModelConfig, TrainConfig
 from recipegen.evaluate import Scorer
 from recipegen.model import build_model, compile_model
-from recipegen.pipeline import make_dataset, recipe_windows
+from recipegen.pipeline import batches_dataset, make_dataset, pad_windows, recipe_batches
 
 VOCAB = 30
 
@@ -24,18 +24,18 @@ def sequences():
 
 
 def test_scorer_ignores_padding(model):
-    tight = make_dataset(recipe_windows(sequences(), sequence_length=8), batch_size=3)
-    # The same tokens in windows twice as long: more than half of every row is padding.
-    padded = make_dataset(recipe_windows(sequences(), sequence_length=16), batch_size=3)
+    alone = batches_dataset(recipe_batches(sequences(), batch_size=1))  # each recipe in a batch of its own
+    # The same recipes in one batch, padded to the longest: two rows of three are partly padding.
+    together = batches_dataset(recipe_batches(sequences(), batch_size=3))
     scorer = Scorer(model)
-    a, b = scorer(tight), scorer(padded)
+    a, b = scorer(alone), scorer(together)
     assert a.tokens == b.tokens == 8 + 4 + 6
     assert a.total_loss == pytest.approx(b.total_loss, rel=1e-5)
     assert a.correct == b.correct
 
 
 def test_keras_loss_and_accuracy_ignore_padding(model):
-    windows = recipe_windows(sequences()[:1], sequence_length=8)
+    windows = pad_windows(sequences()[:1], sequence_length=8)
     padded = np.zeros((1, 20), dtype=np.int32)
     padded[0, :9] = windows[0]
     tight = model.evaluate(make_dataset(windows, 1), verbose=0, return_dict=True)
@@ -45,7 +45,7 @@ def test_keras_loss_and_accuracy_ignore_padding(model):
 
 
 def test_extra_padding_rows_do_not_change_the_keras_loss(model):
-    windows = recipe_windows(sequences()[:1], sequence_length=8)
+    windows = pad_windows(sequences()[:1], sequence_length=8)
     with_empty_rows = np.concatenate([windows, np.zeros((3, 9), dtype=np.int32)])
     alone = model.evaluate(make_dataset(windows, 4), verbose=0, return_dict=True)
     crowded = model.evaluate(make_dataset(with_empty_rows, 4), verbose=0, return_dict=True)

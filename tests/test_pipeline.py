@@ -10,7 +10,6 @@ from recipegen.pipeline import (
     make_dataset,
     pack_windows,
     pad_windows,
-    recipe_windows,
 )
 from recipegen.text import END_TOKEN
 
@@ -28,22 +27,22 @@ def test_encode_maps_unknown_words_to_unk():
     assert ids.tolist() == [3, 1, 2]
 
 
-def test_windows_make_every_token_after_the_first_a_target_once():
+def test_packed_windows_make_every_token_after_the_first_a_target_once():
     sequences = [np.arange(1, 24, dtype=np.int32), np.array([5, 6], dtype=np.int32), np.array([7], dtype=np.int32)]
-    windows = recipe_windows(sequences, sequence_length=8)
+    windows = pack_windows(sequences, sequence_length=8)
     assert windows.shape[1] == 9
     targets = [t for row in windows for t in row[1:] if t != PAD_ID]
-    assert sorted(targets) == sorted(list(range(2, 24)) + [6])
-    assert count_targets(windows) == 23  # 22 + 1; the one-token sequence has no target
+    assert sorted(targets) == sorted(list(range(2, 24)) + [5, 6, 7])  # the stream's tokens after its first
+    assert count_targets(windows) == 25
 
 
 def test_long_sequences_keep_their_ending():
-    windows = recipe_windows([np.arange(1, 30, dtype=np.int32)], sequence_length=8)
+    windows = pack_windows([np.arange(1, 30, dtype=np.int32)], sequence_length=8)
     assert 29 in windows[-1]
 
 
 def test_dataset_shifts_by_one_and_weights_padding_zero():
-    windows = recipe_windows([np.array([4, 5, 6], dtype=np.int32)], sequence_length=4)
+    windows = pad_windows([np.array([4, 5, 6], dtype=np.int32)], sequence_length=4)
     inputs, targets, weights = next(iter(make_dataset(windows, batch_size=2)))
     assert inputs.numpy().tolist() == [[4, 5, 6, 0]]
     assert targets.numpy().tolist() == [[5, 6, 0, 0]]

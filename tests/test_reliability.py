@@ -125,14 +125,18 @@ def test_same_seed_same_weights_and_history(workdir):
     assert histories[0] == histories[1]
 
 
-def test_resumed_run_matches_an_uninterrupted_one(workdir):
+@pytest.mark.parametrize("overrides", [
+    {"model.dropout": 0.2},
+    {"model.dropout": 0.2, "model.locked_dropout": True, "model.embedding_dropout": 0.1, "train.lr_decay": 0.7},
+], ids=["dropout", "locked-dropout-and-decay"])
+def test_resumed_run_matches_an_uninterrupted_one(workdir, overrides):
     """Optimizer state, epoch counter, data order and dropout's random state survive a resume."""
     from recipegen.config import load_config
     from recipegen.train import resume, train
 
-    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 3, "model.dropout": 0.2})
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 3, **overrides})
     straight = train(config, workdir / "straight", verbose=False)
-    short = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1, "model.dropout": 0.2})
+    short = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1, **overrides})
     train(short, workdir / "resumed", verbose=False)
     resumed = resume(workdir / "resumed", epochs=3, verbose=False)
     assert resumed.metrics["epochs"] == 3

@@ -133,7 +133,7 @@ def test_the_decoder_steps_a_tied_model_as_the_model_reads_its_prefix():
 def test_held_out_scores_are_the_full_softmax_whatever_training_used(corpus, tmp_path):
     import tensorflow as tf
 
-    from recipegen.pipeline import make_dataset
+    from recipegen.pipeline import batches_dataset, recipe_batches
     from recipegen.prepare import prepare_data
     from recipegen.run import load_run
     from recipegen.train import train
@@ -143,7 +143,8 @@ def test_held_out_scores_are_the_full_softmax_whatever_training_used(corpus, tmp
     run = load_run(tmp_path / "run")
     assert run.config.train.softmax == "sampled"
     losses = tokens = 0.0
-    for inputs, targets, weights in make_dataset(prepare_data(config, vocabulary=run.vocabulary).heldout_windows, 4):
+    heldout = prepare_data(config, vocabulary=run.vocabulary).heldout_sequences
+    for inputs, targets, weights in batches_dataset(recipe_batches(heldout, 4)):  # whole recipes, in one call
         logits = run.model(inputs, training=False)
         assert logits.shape[-1] == len(run.vocabulary)
         losses += float(tf.reduce_sum(weights * tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)))

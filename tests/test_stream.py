@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from recipegen.config import load_config
 from recipegen.errors import DataError, RunError
-from recipegen.pipeline import pack_windows, recipe_windows
+from recipegen.pipeline import pack_windows
 from recipegen.run import load_run
-from recipegen.stream import _packed, _recipe_windows, held_out, prepare_stream
+from recipegen.stream import _packed, held_out, prepare_stream
 from recipegen.train import resume, train
 
 from conftest import RECIPES, TINY_OVERRIDES
@@ -32,13 +32,6 @@ def test_streamed_packing_cuts_the_same_windows_as_the_in_memory_one(lengths, le
     for window, row in zip(streamed, expected):
         np.testing.assert_array_equal(window, row[: len(window)])
         assert not row[len(window):].any(), "the in-memory window is the same, padded"
-
-
-@pytest.mark.parametrize("n", [1, 2, 5, 6, 13])
-def test_streamed_held_out_windows_match_recipe_windows(n):
-    (ids,) = sequences([n], seed=n)
-    np.testing.assert_array_equal(_recipe_windows(tf.constant(ids), 5).numpy().reshape(-1, 6),
-                                  recipe_windows([ids], 5).reshape(-1, 6))
 
 
 def test_the_split_is_a_function_of_position_and_seed():

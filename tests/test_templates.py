@@ -117,3 +117,12 @@ def test_the_parser_never_raises(tokens, template):
     assert parsed.problems == list(dict.fromkeys(parsed.problems)), "each problem is listed once"
     if END_TOKEN not in tokens:
         assert "no end token: cut short" in parsed.problems
+
+
+def test_auto_chooses_the_full_template_when_most_recipes_have_lists():
+    from recipegen.templates import chosen_template
+
+    assert chosen_template("auto", with_lists=6, recipes=10) == "full"
+    assert chosen_template("auto", with_lists=5, recipes=10) == "book"
+    assert chosen_template("book", with_lists=10, recipes=10) == "book"
+    assert chosen_template("plain", with_lists=10, recipes=10) == "plain"

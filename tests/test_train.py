@@ -43,7 +43,7 @@ def test_run_directory_is_self_contained(tiny_run):
 def test_saved_model_and_vocabulary_reproduce_the_recorded_score(tiny_run):
     run = load_run(tiny_run)
     assert run.config.model.units == TINY_OVERRIDES["model.units"]
-    score = score_texts(run.model, run.vocabulary, read_heldout(tiny_run), run.config.data.sequence_length, 4)
+    score = score_texts(run.model, run.vocabulary, read_heldout(tiny_run), 4)
     assert score.tokens == run.metrics["val_tokens"]
     assert score.loss == pytest.approx(run.metrics["val_loss"], rel=1e-5)
 
@@ -130,3 +130,30 @@ def test_progress_bar_counts_epochs_out_of_the_run():
     progress = RunProgress(40)
     progress.set_params({"verbose": 1, "epochs": 3, "steps": 5})
     assert progress.epochs == 40 and progress.target == 5
+
+
+def test_template_auto_writes_lists_where_the_recipes_have_them_and_samples_may_run_to_the_longest(tmp_path):
+    """"auto" becomes "full" for a corpus with ingredient lists (the run records which), and
+    sample.max_tokens = 0 lets a sample run as long as the longest training recipe."""
+    from recipegen.config import load_config
+    from recipegen.train import train
+
+    corpus = tmp_path / "recipes.json"
+    corpus.write_text(json.dumps(RECIPES))
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": str(corpus), "data.template": "auto",
+                                "sample.max_tokens": 0, "train.epochs": 1})
+    run_dir = train(config, tmp_path / "run", verbose=False).run_dir
+    run = load_run(run_dir)
+    assert run.template == "full" and "<ingredients>" in run.vocabulary
+    longest = json.loads((run_dir / "tokens.json").read_text())["longest_recipe"]
+    texts = [recipe_text(Recipe(r["title"], tuple(r["directions"]), tuple(r["ingredients"])), "full", WORDS)
+             for r in RECIPES]
+    assert max(len(text.split()) for text in texts) >= longest > 40
+    assert run.max_tokens() == longest
+    assert all(s["tokens"] <= longest for s in map(json.loads, (run_dir / "samples.jsonl").read_text().splitlines()))
+
+    without_lists = [{"title": r["title"], "directions": r["directions"]} for r in RECIPES]
+    corpus.write_text(json.dumps(without_lists[:6] + RECIPES[6:]))  # 4 of 10 with a list
+    from recipegen.prepare import prepare_data
+
+    assert prepare_data(config).template == "book"

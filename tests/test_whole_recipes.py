@@ -118,13 +118,17 @@ def test_evaluate_samples_measures_samples_beside_held_out_recipes(full_run):
         assert {"mean_tokens", "ended", "distinct_1", "distinct_2", "repeated_4grams", "ingredients_used",
                 "foods_listed", "well_formed"} <= set(row)
         assert all(value is None or 0 <= value <= 1 for name, value in row.items()
-                   if name not in ("samples", "mean_tokens", "temperature"))
+                   if name not in ("samples", "mean_tokens", "temperature", "realism", "longest_copied", "dish_drift",
+                                   "extra_foods"))
         assert row["mean_tokens"] <= samples["max_tokens"]
+        assert {"copied_ngrams", "longest_copied", "dish_drift", "distinct_titles"} <= set(row)
+    for row in samples["by_temperature"]:  # 5 samples against 2 held-out recipes: too few for 5 folds
+        assert row["realism_auc"] is None and row["realism"]["samples"] == 5 and row["realism"]["real"] == 2
 
     table = invoke("evaluate", "--model", "run", "--samples", "3", "--max-tokens", "20", cwd=full_run)
     assert table.exit_code == 0, table.output
-    assert "3 samples after 'recipe for', at most 20 tokens, seed 42, no_repeat_ngram 3, ingredient_bias 8, " \
-           "unlisted_penalty 8:" in table.stdout
+    assert "3 samples after 'recipe for', at most 20 tokens, seed 42, title_temperature 1, no_repeat_ngram 3, " \
+           "ingredient_bias 8, unlisted_penalty 8:" in table.stdout
     assert "ingredients used" in table.stdout and "real (" in table.stdout
 
 

@@ -165,12 +165,15 @@ class EpochRecorder(keras.callbacks.Callback):
         save_checkpoint(self.model, self.run_dir, self.state, epochs_done=epoch + 1)
 
     def _adjust_after_plateau(self, epoch: int) -> None:
-        """ReduceLROnPlateau and EarlyStopping, with their counters kept in state.json for --resume."""
+        """ReduceLROnPlateau, the epoch's decay and EarlyStopping, with their counters kept in state.json
+        for --resume (the learning rate itself is the optimizer's, in the checkpoint)."""
         stale = self.state["epochs_without_improvement"]
+        rate = self.model.optimizer.learning_rate
+        factor = self.config.lr_decay
         if self.config.reduce_lr_patience and stale and stale % self.config.reduce_lr_patience == 0:
-            rate = self.model.optimizer.learning_rate
-            new_rate = max(float(rate.numpy()) * self.config.reduce_lr_factor, self.config.min_learning_rate)
-            rate.assign(new_rate)
+            factor *= self.config.reduce_lr_factor
+        if factor < 1:
+            rate.assign(max(float(rate.numpy()) * factor, self.config.min_learning_rate))
         if self.config.early_stopping_patience and stale >= self.config.early_stopping_patience:
             self.state["stopped_early_after"] = epoch + 1
             self.model.stop_training = True

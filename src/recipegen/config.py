@@ -21,7 +21,7 @@ from typing import Any
 from recipegen import shipped
 from recipegen.decoding import MAX_SEED, MAX_TOKENS
 from recipegen.errors import ConfigError
-from recipegen.templates import TEMPLATES, template_markers
+from recipegen.templates import AUTO, TEMPLATES, template_markers
 from recipegen.text import TOKEN_LEVELS
 
 CELLS = ("lstm", "gru")
@@ -38,7 +38,8 @@ class DataConfig:
     vocab_size: int = 10_000  # TextVectorization max_tokens, padding and [UNK] included
     sequence_length: int = 100  # tokens per training window (book: 200)
     pipeline: str = "pack"  # "pack": recipes end to end; "pad": one truncated window per recipe (book)
-    # "book": Recipe for <title> | <directions>; "full": with ingredients; "plain": the text as is
+    # "book": Recipe for <title> | <directions>; "full": with ingredients; "plain": the text as is;
+    # "auto": "full" when most training recipes have an ingredient list, else "book" (the run records which)
     template: str = "book"
     tokens: str = "word"  # "word" (book) or "char": one token per character
     stream: bool = False  # read a .jsonl or .txt corpus a record at a time with tf.data, never whole in memory
@@ -53,6 +54,8 @@ class ModelConfig:
     units: int = 256  # units per recurrent layer (book: 128)
     embedding_dim: int = 100  # size of each word vector
     dropout: float = 0.2  # on the input of each recurrent layer and of the output layer (book: 0)
+    locked_dropout: bool = False  # one dropout mask for every step of a sequence (variational), not one per step
+    embedding_dropout: float = 0.0  # whole words dropped from the input (their vectors zeroed); 0 = off
     tie_embeddings: bool = True  # the output layer is the embedding matrix (plus a projection if units differ)
 
 
@@ -65,6 +68,7 @@ class TrainConfig:
     reduce_lr_patience: int = 2  # epochs without a better validation loss before the rate is cut; 0 = never
     reduce_lr_factor: float = 0.5  # multiplies the learning rate at each cut
     min_learning_rate: float = 1e-5  # the rate is never cut below this
+    lr_decay: float = 1.0  # multiplies the learning rate after every epoch, plateau or not; 1 = off
     early_stopping_patience: int = 6  # epochs without a better validation loss before stopping; 0 = never
     max_minutes: float = 0.0  # stop after the epoch during which this much training time has passed; 0 = no limit
     steps_per_epoch: int = 0  # batches per epoch; 0 = one whole pass over the training recipes
@@ -80,7 +84,9 @@ class SampleConfig:
     prompt: str = "recipe for"  # how each end-of-epoch sample starts
     temperatures: tuple[float, ...] = (1.0, 0.5)  # samples at every epoch end at each temperature (book: 1.0)
     count: int = 8  # samples per temperature at every epoch end, measured together (book: 1)
-    max_tokens: int = 300  # longest end-of-epoch sample, in tokens (book: 100, shorter than most recipes)
+    # Longest sample, in tokens, at every epoch end and the default of generate and export; 0 = as long
+    # as the longest training recipe, so the model can end every recipe it writes (book: 100).
+    max_tokens: int = 0
     # How every sample is decoded (generate, evaluate and export take them as their defaults; README,
     # "Recipes that hold together"), chosen by benchmarks/coherence.py; the book has none of them.
     no_repeat_ngram: int = 3  # never repeat a phrase of this many tokens within a section of a sample; 0 = off
@@ -88,6 +94,10 @@ class SampleConfig:
     ingredient_bias: float = 8.0  # steer the directions toward the foods the title and list name; 0 = off
     unlisted_penalty: float = 8.0  # and away from foods the list does not name; 0 = off, inf = never
     best_of: int = 1  # candidates sampled per recipe, the one that holds together best kept; 1 = off
+    # Titles are drawn at least this hot (not when greedy), so a careful recipe at 0.5 is not the same dish
+    # every time; 0 = at the recipe's temperature (book).
+    title_temperature: float = 1.0
+    min_p: float = 0.0  # sample only words at least this share as likely as the likeliest; 0 = off
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,8 @@ class Config:
 
 # What a key means in a run's config.toml written before the key existed: how that run was
 # trained, whatever today's default is.
-BEFORE_IT_EXISTED = {"model.tie_embeddings": False, "train.softmax": "full"}
+BEFORE_IT_EXISTED = {"model.tie_embeddings": False, "train.softmax": "full", "model.locked_dropout": False,
+                     "model.embedding_dropout": 0.0, "train.lr_decay": 1.0}
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
@@ -175,7 +186,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
          f"(padding, [UNK], the {config.data.template} template's markers, and one token)"),
         ("data.sequence_length", config.data.sequence_length >= 2, "must be at least 2"),
         ("data.pipeline", config.data.pipeline in PIPELINES, f"must be one of {', '.join(PIPELINES)}"),
-        ("data.template", config.data.template in TEMPLATES, f"must be one of {', '.join(TEMPLATES)}"),
+        ("data.template", config.data.template in (*TEMPLATES, AUTO), f"must be one of {', '.join(TEMPLATES)}, {AUTO}"),
         ("data.tokens", config.data.tokens in TOKEN_LEVELS, f"must be one of {', '.join(TOKEN_LEVELS)}"),
         ("data.vocab_sample", config.data.vocab_sample >= 0, "must be >= 0 (0 adapts on every training recipe)"),
         ("data.shuffle_buffer", config.data.shuffle_buffer >= 1, "must be at least 1"),
@@ -186,6 +197,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("model.units", config.model.units >= 1, "must be at least 1"),
         ("model.embedding_dim", config.model.embedding_dim >= 1, "must be at least 1"),
         ("model.dropout", 0 <= config.model.dropout < 1, "must be in [0, 1)"),
+        ("model.embedding_dropout", 0 <= config.model.embedding_dropout < 1, "must be in [0, 1)"),
         ("train.epochs", config.train.epochs >= 1, "must be at least 1"),
         ("train.batch_size", config.train.batch_size >= 1, "must be at least 1"),
         ("train.learning_rate", config.train.learning_rate > 0 and math.isfinite(config.train.learning_rate),
@@ -194,6 +206,7 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("train.reduce_lr_patience", config.train.reduce_lr_patience >= 0, "must be >= 0 (0 turns it off)"),
         ("train.reduce_lr_factor", 0 < config.train.reduce_lr_factor < 1, "must be between 0 and 1 (exclusive)"),
         ("train.min_learning_rate", config.train.min_learning_rate >= 0, "must be >= 0"),
+        ("train.lr_decay", 0 < config.train.lr_decay <= 1, "must be in (0, 1] (1 turns it off)"),
         ("train.max_minutes", config.train.max_minutes >= 0, "must be >= 0 (0 means no limit)"),
         ("train.early_stopping_patience", config.train.early_stopping_patience >= 0, "must be >= 0 (0 turns it off)"),
         ("train.strategy", config.train.strategy in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}"),
@@ -202,7 +215,8 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures),
          "must all be >= 0"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
-        ("sample.max_tokens", 1 <= config.sample.max_tokens <= MAX_TOKENS, f"must be from 1 to {MAX_TOKENS:,}"),
+        ("sample.max_tokens", 0 <= config.sample.max_tokens <= MAX_TOKENS,
+         f"must be from 1 to {MAX_TOKENS:,}, or 0 for the longest training recipe"),
         ("sample.no_repeat_ngram", config.sample.no_repeat_ngram == 0 or config.sample.no_repeat_ngram >= 2,
          "must be 0 (off) or at least 2"),
         ("sample.no_repeat_ngram", config.data.tokens == "word" or not 0 < config.sample.no_repeat_ngram < CHAR_NGRAM,
@@ -214,6 +228,9 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("sample.unlisted_penalty", config.sample.unlisted_penalty >= 0,
          "must be >= 0 (0 is off, inf never allows one)"),
         ("sample.best_of", config.sample.best_of >= 1, "must be at least 1 (1 is off)"),
+        ("sample.title_temperature", 0 <= config.sample.title_temperature < math.inf,
+         "must be a number >= 0 (0: the recipe's temperature)"),
+        ("sample.min_p", 0 <= config.sample.min_p <= 1, "must be from 0 (off) to 1"),
     ]
     for key, ok, problem in checks:
         if not ok:

@@ -12,65 +12,77 @@ prompt, so each figure has a yardstick beside it; ``measure_run`` does both for 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from recipegen import stopping
+from recipegen import shipped, stopping
 from recipegen.data import load_corpus
 from recipegen.decoding import Decoding, check_max_tokens, configured_decoding
 from recipegen.errors import DataError, RunError
 from recipegen.generate import Generator, Sample
 from recipegen.measures import SampleText, text_measures
-from recipegen.pipeline import encode, make_dataset, recipe_texts, recipe_windows
-from recipegen.run import Run, load_run, read_heldout
+from recipegen.model import Recurrence
+from recipegen.pipeline import batches_dataset, encode, recipe_batches, recipe_texts
+from recipegen.prepare import split_flat
+from recipegen.realism import COPY_NGRAM, NgramIndex, copying, reading, realism
+from recipegen.run import TOKENS_FILE, Run, load_run, read_heldout
 from recipegen.score import Score
 from recipegen.templates import parse_recipe
-from recipegen.text import END_TOKEN, WORDS, Tokenizer
+from recipegen.text import END_TOKEN, UNK_ID, WORDS, Tokenizer
+
+WHOLE_RECIPES = "whole recipes"  # how held-out recipes are scored (before: "windows" of data.sequence_length)
+CHUNK = 128  # positions scored per call: the full softmax of a whole long recipe would not fit in memory
 
 
 class Scorer:
-    """Scores batches of (inputs, targets, weights) with one compiled function per model."""
+    """Scores batches of whole recipes (inputs, targets, weights), with one compiled function per model.
 
-    def __init__(self, model: keras.Model):
-        self._model = model
+    Each recipe is read from its first token to its last in one state, as ``generate`` writes
+    one: the batch is scored ``CHUNK`` positions at a time and the recurrent state is carried
+    from each stretch to the next (model.Recurrence), so the figure is the model's on whole
+    recipes, however long, and does not depend on how they are cut.
+    """
+
+    def __init__(self, model: keras.Model, chunk: int = CHUNK):
+        self._recurrence = Recurrence(model)
+        self._chunk = chunk
 
         @tf.function(reduce_retracing=True)
-        def score_batch(inputs, targets, weights):
-            logits = self._model(inputs, training=False)  # (batch, time, vocab)
+        def score_chunk(inputs, targets, weights, states):
+            features, states = self._recurrence(inputs, states)
+            logits = self._recurrence.logits(features)  # (batch, time, vocab)
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
             hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), targets), tf.float32)
-            return (
-                tf.reduce_sum(tf.cast(losses, tf.float64) * tf.cast(weights, tf.float64)),
-                tf.reduce_sum(weights),
-                tf.reduce_sum(hits * weights),
-            )
+            sums = (tf.reduce_sum(tf.cast(losses, tf.float64) * tf.cast(weights, tf.float64)),
+                    tf.reduce_sum(weights), tf.reduce_sum(hits * weights))
+            return sums, states
 
-        self._score_batch = score_batch
+        self._score_chunk = score_chunk
 
     def __call__(self, dataset: tf.data.Dataset) -> Score:
         total_loss, tokens, correct = 0.0, 0, 0
         for inputs, targets, weights in dataset:
-            batch_loss, batch_tokens, batch_correct = self._score_batch(inputs, targets, weights)
-            total_loss += float(batch_loss)
-            tokens += int(batch_tokens)
-            correct += int(batch_correct)
+            states = self._recurrence.zero_state(tf.shape(inputs)[0])
+            for start in range(0, int(tf.shape(inputs)[1]), self._chunk):
+                stretch = slice(start, start + self._chunk)
+                (batch_loss, batch_tokens, batch_correct), states = self._score_chunk(
+                    inputs[:, stretch], targets[:, stretch], weights[:, stretch], states)
+                total_loss += float(batch_loss)
+                tokens += int(batch_tokens)
+                correct += int(batch_correct)
         return Score(total_loss=total_loss, tokens=tokens, correct=correct)
 
 
-def score_texts(
-    model: keras.Model, vocabulary: Sequence[str], texts: Sequence[str], sequence_length: int, batch_size: int,
-    tokenizer: Tokenizer = WORDS,
-) -> Score:
-    """Score training-form texts (standardized, end token included) the way training windows them."""
-    windows = recipe_windows(encode(texts, vocabulary, tokenizer), sequence_length)
-    if len(windows) == 0:
-        return Score(total_loss=0.0, tokens=0, correct=0)
-    return Scorer(model)(make_dataset(windows, batch_size))
-
+def score_texts(model: keras.Model, vocabulary: Sequence[str], texts: Sequence[str], batch_size: int,
+                tokenizer: Tokenizer = WORDS) -> Score:
+    """Score training-form texts (standardized, end token included), each whole."""
+    return Scorer(model)(batches_dataset(recipe_batches(encode(texts, vocabulary, tokenizer), batch_size)))
 
 
 def measure_samples(generator: Generator, prompt: str, count: int, temperature: float, max_tokens: int, seed: int,
@@ -125,15 +137,47 @@ def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequen
     if max_tokens is None:
         max_tokens = longest_recipe(texts, run.tokenizer)
     foods = run.foods()
+    real_tokens = [run.tokenizer.tokens(text) for text in texts[:count]]
+    real_reading = [reading(tokens, run.tokenizer) for tokens in real_tokens]
+    index = copy_index(run)
+    ids = {token: i for i, token in enumerate(generator.vocabulary)}
+
+    def copied(token_lists: Iterable[Sequence[str]]) -> dict[str, Any]:
+        if index is None:
+            return {"copied_ngrams": math.nan, "longest_copied": None}
+        return copying((np.array([ids.get(t, UNK_ID) for t in tokens], np.int64) for tokens in token_lists), index)
+
     by_temperature = []
     for temperature in temperatures:
-        measured, _ = measure_samples(generator, prompt, count, temperature, max_tokens, seed, batch_size, foods,
-                                      decoding)
-        by_temperature.append({"temperature": temperature} | measured)
+        measured, samples = measure_samples(generator, prompt, count, temperature, max_tokens, seed, batch_size,
+                                            foods, decoding)
+        written = [prompt_tokens + sample.tokens for sample in samples]
+        told = realism([reading(tokens, run.tokenizer) for tokens in written], real_reading, seed=seed)
+        by_temperature.append({"temperature": temperature} | measured | {"realism_auc": told.auc}
+                              | copied(written) | {"realism": told.as_dict()})
+        stopping.check()
     real = reference_samples(texts[:count], prompt_tokens, max_tokens, run.template, run.tokenizer)
     settings = {key: value for key, value in dataclasses.asdict(decoding).items() if key != "temperature"}
     return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed, "decoding": settings,
-            "by_temperature": by_temperature, "real": text_measures(real, foods)}
+            "by_temperature": by_temperature, "real": text_measures(real, foods) | copied(real_tokens),
+            "copy_ngram": COPY_NGRAM if index is not None else None}
+
+
+def copy_index(run: Run) -> NgramIndex | None:
+    """The 8-grams of the run's training recipes, for ``realism.copying``; None at the character level
+    (8 characters are part of a word, not a phrase) or where the training recipes are gone."""
+    if run.tokenizer.level != "word":
+        return None
+    tokens_file = run.path / TOKENS_FILE
+    if tokens_file.is_file():
+        with np.load(tokens_file) as arrays:
+            return NgramIndex(split_flat(arrays["train_ids"], arrays["train_lengths"]))
+    if run.config.data.stream and shipped.corpus_path(run.config.data.path).is_file():
+        from recipegen.stream import StreamedData
+
+        streamed = StreamedData(run.config, shipped.corpus_path(run.config.data.path), run.vocabulary)
+        return NgramIndex(streamed.train_ids())
+    return None
 
 
 def evaluate_run(run_path: Path | None, data: Path | None = None, samples: int = 0,
@@ -150,13 +194,12 @@ def evaluate_run(run_path: Path | None, data: Path | None = None, samples: int =
     for temperature in temperatures:
         dataclasses.replace(decoding, temperature=temperature)
     texts = recipe_texts(load_corpus(data).recipes, run.template, run.tokenizer) if data else read_heldout(run.path)
-    score = score_texts(run.model, run.vocabulary, texts, run.config.data.sequence_length, run.config.train.batch_size,
-                        run.tokenizer)
+    score = score_texts(run.model, run.vocabulary, texts, run.config.train.batch_size, run.tokenizer)
     stopping.check()
     if score.tokens == 0:
         raise (DataError if data else RunError)(f"{data or run.path}: no tokens to score")
     result: dict[str, Any] = {"run": str(run.path), "data": str(data) if data else "held-out split",
-                              "recipes": len(texts)} | score.as_dict()
+                              "recipes": len(texts)} | score.as_dict() | {"scoring": WHOLE_RECIPES}
     if samples:
         result["samples"] = measure_run(run, texts, samples, temperatures, max_tokens,
                                         run.config.seed if seed is None else seed, batch_size, decoding)

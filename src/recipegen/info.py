@@ -48,6 +48,8 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
             "units": config.model.units,
             "embedding_dim": config.model.embedding_dim,
             "dropout": config.model.dropout,
+            "locked_dropout": config.model.locked_dropout,
+            "embedding_dropout": config.model.embedding_dropout,
             "tie_embeddings": config.model.tie_embeddings,
             "parameters": _first(metrics.get("parameters"), lambda: _count_parameters(path, state, import_tensorflow)),
         },
@@ -71,6 +73,8 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
         "training": {
             "epochs_done": _first(state.get("epochs_done"), metrics.get("epochs")),
             "epochs": config.train.epochs,
+            "pipeline": config.data.pipeline,
+            "sequence_length": config.data.sequence_length,
             "softmax": config.train.softmax,
             "sampled_classes": config.train.sampled_classes if config.train.softmax == "sampled" else None,
             "stopped_early_after": _first(state.get("stopped_early_after"), metrics.get("stopped_early_after")),
@@ -78,6 +82,8 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
             "best_epoch": best.get("epoch"),
             "val_perplexity": best.get("val_perplexity"),
             "val_accuracy": best.get("val_accuracy"),
+            # Runs from before held-out recipes were scored whole were scored in windows of sequence_length.
+            "val_scoring": state.get("heldout_scoring") or metrics.get("val_scoring") or "windows",
         },
     }
 
@@ -91,7 +97,8 @@ def format_info(info: dict[str, Any]) -> str:
         ("status", _status(info)),
         ("model", f"{model['cell']}, {model['layers']} layer{'s' * (model['layers'] > 1)} of {model['units']} units, "
                   f"embedding {model['embedding_dim']}{' (tied to the output layer)' * model['tie_embeddings']}, "
-                  f"dropout {model['dropout']:g}"),
+                  f"dropout {model['dropout']:g}{' (locked)' * model['locked_dropout']}"
+                  f"{f', word dropout {w:g}' if (w := model['embedding_dropout']) else ''}"),
         ("parameters", _number(model["parameters"])),
         ("vocabulary", f"{_number(vocabulary['size'])} {vocabulary['tokens']} tokens, "
                        f"{vocabulary['template']} template"),
@@ -105,11 +112,16 @@ def format_info(info: dict[str, Any]) -> str:
          f"median {lengths['p50']:.4g}, 90% {lengths['p90']:.4g}, 99% {lengths['p99']:.4g}, "
          f"longest {lengths['max']} tokens (training recipes, end token included)"),
         ("training time", _duration(training["seconds"])),
+        ("batches", {"pack": f"windows of {training['sequence_length']:,} tokens, recipes end to end",
+                     "pad": f"one window of {training['sequence_length']:,} tokens per recipe, padded"
+                     }.get(training["pipeline"], training["pipeline"])),
         ("softmax", "full" if training["softmax"] == "full" else
          f"sampled, {training['sampled_classes']:,} candidates per step (held-out scores use the full softmax)"),
         ("best epoch", "unknown" if training["best_epoch"] is None else
          f"{training['best_epoch']}: held-out perplexity {_fixed(training['val_perplexity'])}, "
-         f"accuracy {_percent(training['val_accuracy'])}"),
+         f"accuracy {_percent(training['val_accuracy'])}"
+         + ("" if training["val_scoring"] == "whole recipes" else
+            f" (scored in windows of {training['sequence_length']}; recipegen evaluate scores whole recipes)")),
     ]
     if info["base"]:
         rows.insert(2, ("fine-tuned from", _base(info["base"])))
@@ -160,10 +172,10 @@ def _token_statistics(path: Path) -> dict[str, Any] | None:
 
     try:
         with np.load(path) as arrays:
-            ids, lengths, windows = arrays["train_ids"], arrays["train_lengths"], arrays["heldout_windows"]
+            ids, lengths = arrays["train_ids"], arrays["train_lengths"]
+            targets = heldout_targets(arrays)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         raise RunError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
-    targets = windows[:, 1:][windows[:, 1:] != 0]  # held-out tokens that are scored: each once, padding never
     percentiles = np.percentile(lengths, PERCENTILES) if lengths.size else []
     return {
         "recipes": int(lengths.size),
@@ -174,6 +186,19 @@ def _token_statistics(path: Path) -> dict[str, Any] | None:
         "heldout_tokens": int(targets.size),
         "heldout_oov_rate": float(np.mean(targets == UNK_ID)) if targets.size else None,
     }
+
+
+def heldout_targets(arrays: Any) -> Any:
+    """The held-out tokens that are scored (each token of a recipe after its first) in a run's tokens.npz:
+    whole recipes, or in a run written before they were scored whole, windows right-padded with 0."""
+    import numpy as np
+
+    if "heldout_ids" in arrays:
+        ids, lengths = arrays["heldout_ids"], arrays["heldout_lengths"]
+        firsts = np.cumsum(lengths) - lengths
+        return np.delete(ids, firsts[lengths > 0])
+    windows = arrays["heldout_windows"]
+    return windows[:, 1:][windows[:, 1:] != 0]
 
 
 def _count_parameters(path: Path, state: dict[str, Any], import_tensorflow: Callable[[], None]) -> int | None:

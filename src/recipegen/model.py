@@ -132,8 +132,51 @@ def output_head(model: keras.Model) -> OutputHead:
 
 def feature_model(model: keras.Model) -> keras.Model:
     """The model up to the output layer's input (dropout included): what the output layer reads."""
-    last = [layer for layer in model.layers if layer.name.startswith(("rnn_", "dropout_out"))][-1]
-    return keras.Model(model.inputs[0], last.output)
+    return keras.Model(model.inputs[0], _feature_layers(model)[-1].output)
+
+
+def _feature_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers from the embedding to what the output layer reads, in order."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    last = max(i for i, layer in enumerate(layers) if layer.name.startswith(("rnn_", "dropout_out")))
+    return layers[: last + 1]
+
+
+class Recurrence:
+    """A model run one stretch of tokens at a time, its recurrent state carried from one stretch to the next.
+
+    A whole recipe can be too long for one call (the full softmax of 32 recipes of 2,000 tokens
+    is 2.6 GB of logits), and cutting it into windows that each start from a zero state scores a
+    model that never saw the recipe's beginning. Carried across stretches, the state makes the
+    stretches add up to the whole: scoring a recipe in pieces gives what scoring it at once does.
+    The layers are the model's own (the fused LSTM/GRU kernels included), not copies.
+    """
+
+    def __init__(self, model: keras.Model):
+        self._layers = _feature_layers(model)
+        self._cells = [layer.cell for layer in recurrent_layers(model)]
+        self.logits = output_head(model).logits
+
+    def zero_state(self, batch: tf.Tensor | int) -> list[list[tf.Tensor]]:
+        states = []
+        for cell in self._cells:
+            sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+            states.append([tf.zeros(tf.stack([batch, size])) for size in sizes])
+        return states
+
+    def __call__(self, tokens: tf.Tensor, states: list[list[tf.Tensor]],
+                 training: bool = False) -> tuple[tf.Tensor, list[list[tf.Tensor]]]:
+        """(batch, time) ids and each recurrent layer's state -> what the output layer reads
+        (batch, time, features), and the states after the last position."""
+        x, carried, new_states = tokens, iter(states), []
+        for layer in self._layers:
+            if layer.name.startswith("rnn_"):
+                _, x, state = layer.inner_loop(sequences=x, initial_state=list(next(carried)), mask=None,
+                                               training=training)
+                new_states.append(list(state))
+            else:
+                x = layer(x, training=training)
+        return x, new_states
 
 
 def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
@@ -146,12 +189,17 @@ def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
     else:
         embedding = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")
     x = embedding(tokens)
+    if config.embedding_dropout:  # a dropped word is missing from every layer's input, not only some features of it
+        x = keras.layers.Dropout(config.embedding_dropout, noise_shape=(None, None, 1), name="dropout_words")(x)
+    # Locked (variational) dropout drops the same features at every step of a sequence (Gal and
+    # Ghahramani, 2016): the recurrence cannot route around a feature that is gone for a step.
+    dropout = keras.layers.SpatialDropout1D if config.locked_dropout else keras.layers.Dropout
     for i in range(config.layers):
         if config.dropout:
-            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+            x = dropout(config.dropout, name=f"dropout_{i}")(x)
         x = RECURRENT[config.cell](config.units, return_sequences=True, name=f"rnn_{i}")(x)  # (batch, time, units)
     if config.dropout:
-        x = keras.layers.Dropout(config.dropout, name="dropout_out")(x)
+        x = dropout(config.dropout, name="dropout_out")(x)
     if config.tie_embeddings:
         if config.units != config.embedding_dim:
             x = keras.layers.Dense(config.embedding_dim, use_bias=False, name="projection")(x)

@@ -1,4 +1,4 @@
-"""From recipe text to batches the model trains on.
+"""From recipe text to batches the model trains on, and the held-out recipes it is scored on.
 
 The vocabulary comes from a ``TextVectorization`` layer adapted on the training split only.
 Every recipe is encoded once, whole, closed by the end token. Two ways to make training windows
@@ -11,8 +11,10 @@ of ``sequence_length + 1`` tokens from them (``data.pipeline``):
   never shows its ending and short ones spend compute on padding.
 
 Windows are shuffled before batching, and each batch carries a weight of 0 on padding so the
-loss and every metric count real tokens only. Evaluation always cuts each recipe on its own into
-consecutive windows (``recipe_windows``), whatever the training pipeline, so scores compare.
+loss and every metric count real tokens only. Held-out recipes are scored whole, whatever the
+training pipeline (``recipe_batches``; evaluate.Scorer carries the state through each), so
+scores compare. (Training on whole recipes, or with the state carried from window to window,
+did not beat windows at equal training time: README, "Recipes that read as real".)
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipegen.config import PIPELINES
 from recipegen.templates import Recipe, recipe_text
 from recipegen.text import END_TOKEN, PAD_ID, WORDS, Tokenizer
 
@@ -68,19 +69,6 @@ def encode(texts: Sequence[str], vocabulary: Sequence[str], tokenizer: Tokenizer
     return encoded
 
 
-def recipe_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.ndarray:
-    """Cut each sequence on its own into windows of ``sequence_length + 1`` ids, right-padded with 0.
-
-    Consecutive windows overlap by one token, so every token of a sequence after its first is
-    a target exactly once. Shape: (windows, sequence_length + 1).
-    """
-    rows: list[np.ndarray] = []
-    for ids in sequences:
-        for start in range(0, max(len(ids) - 1, 0), sequence_length):
-            rows.append(ids[start : start + sequence_length + 1])
-    return _pad_rows(rows, sequence_length + 1)
-
-
 def pack_windows(sequences: Sequence[np.ndarray], sequence_length: int) -> np.ndarray:
     """Lay the sequences end to end and cut the stream into windows overlapping by one token."""
     stream = np.concatenate(list(sequences)) if len(sequences) else np.zeros(0, np.int32)
@@ -106,8 +94,24 @@ def epoch_windows(sequences: Sequence[np.ndarray], sequence_length: int, pipelin
     elif pipeline == "pad":
         windows = pad_windows(sequences, sequence_length)
     else:
-        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
+        raise ValueError(f"pipeline must be one of pack, pad, got {pipeline!r}")
     return windows[rng.permutation(len(windows))]
+
+
+def recipe_batches(sequences: Sequence[np.ndarray], batch_size: int) -> list[list[np.ndarray]]:
+    """Whole sequences, shortest first, in batches: what scoring reads (no order to randomize)."""
+    ordered = sorted((ids for ids in sequences if len(ids) > 1), key=len)
+    return [ordered[start : start + batch_size] for start in range(0, len(ordered), batch_size)]
+
+
+def batches_dataset(batches: Sequence[Sequence[np.ndarray]]) -> tf.data.Dataset:
+    """Batches of (inputs, targets, weights), each batch right-padded to its own longest row."""
+    rows = [row for batch in batches for row in batch]
+    flat = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+    ragged = tf.RaggedTensor.from_nested_row_lengths(
+        flat, [np.array([len(batch) for batch in batches], np.int64), np.array([len(row) for row in rows], np.int64)])
+    return (tf.data.Dataset.from_tensor_slices(ragged).map(lambda batch: shifted(batch.to_tensor(PAD_ID)))
+            .prefetch(tf.data.AUTOTUNE))
 
 
 def _pad_rows(rows: list[np.ndarray], width: int) -> np.ndarray:
@@ -126,12 +130,14 @@ def make_dataset(windows: np.ndarray, batch_size: int) -> tf.data.Dataset:
 
 def batch_windows(windows: tf.data.Dataset, batch_size: int, width: int) -> tf.data.Dataset:
     """``make_dataset`` for a dataset of windows of up to ``width`` ids, right-padded with 0."""
+    return windows.padded_batch(batch_size, padded_shapes=[width]).map(shifted, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def shift(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        inputs, targets = batch[:, :-1], batch[:, 1:]
-        return inputs, targets, tf.cast(targets != PAD_ID, tf.float32)
 
-    return windows.padded_batch(batch_size, padded_shapes=[width]).map(shift, num_parallel_calls=tf.data.AUTOTUNE)
+def shifted(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(inputs, targets, weights) of a right-padded batch of ids: targets are the inputs shifted by
+    one, and padding weighs 0."""
+    inputs, targets = batch[:, :-1], batch[:, 1:]
+    return inputs, targets, tf.cast(targets != PAD_ID, tf.float32)
 
 
 def count_targets(windows: np.ndarray) -> int:

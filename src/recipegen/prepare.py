@@ -32,16 +32,17 @@ from recipegen.errors import RunError
 from recipegen.foods import food_lexicon
 from recipegen.pipeline import (
     adapt_vocabulary,
+    batches_dataset,
     count_targets,
     encode,
     epoch_windows,
     make_dataset,
+    recipe_batches,
     recipe_texts,
-    recipe_windows,
 )
 from recipegen.stream import prepare_stream
-from recipegen.templates import template_markers
-from recipegen.text import tokenizer_for
+from recipegen.templates import chosen_template, template_markers
+from recipegen.text import Tokenizer, tokenizer_for
 
 Log = Callable[[str], None]
 
@@ -51,6 +52,7 @@ class PreparedCorpus(Protocol):
 
     vocabulary: list[str]
     foods: set[str] | None  # the food words of the training recipes (foods.py); None without ingredient lists
+    template: str  # the template the texts are written in: data.template, "auto" resolved
 
     @property
     def source(self) -> str: ...
@@ -62,12 +64,15 @@ class PreparedCorpus(Protocol):
     def train_recipes(self) -> int: ...
     @property
     def heldout_recipes(self) -> int: ...
+    @property
+    def longest_recipe(self) -> int:
+        """Tokens in the longest training recipe, end token included."""
 
     def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int | None]:
         """One epoch's batches of (inputs, targets, weights), and their real tokens when known ahead."""
 
     def heldout_dataset(self, config: Config) -> tf.data.Dataset:
-        """The held-out recipes' windows, each recipe cut on its own."""
+        """The held-out recipes, each whole (evaluate.Scorer carries the state through it)."""
 
     def train_ids(self) -> Iterator[np.ndarray]:
         """Each training recipe's token ids (a streamed corpus is read once more)."""
@@ -83,9 +88,10 @@ class InMemoryData:
     skipped: int
     vocabulary: list[str]
     train_sequences: list[np.ndarray]  # token ids of each training recipe, end token included
-    heldout_windows: np.ndarray  # (windows, sequence_length + 1), each held-out recipe cut on its own
+    heldout_sequences: list[np.ndarray]  # token ids of each held-out recipe, end token included
     heldout_texts: list[str]
     foods: set[str] | None = None
+    template: str = "book"
 
     @property
     def train_recipes(self) -> int:
@@ -95,16 +101,21 @@ class InMemoryData:
     def heldout_recipes(self) -> int:
         return len(self.heldout_texts)
 
+    @property
+    def longest_recipe(self) -> int:
+        return max(map(len, self.train_sequences), default=1)
+
     def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int]:
         """One epoch's batches, in an order that depends on (seed, epoch) alone, and their real tokens."""
+        steps, batch_size = config.train.steps_per_epoch, config.train.batch_size
         windows = epoch_windows(self.train_sequences, config.data.sequence_length, config.data.pipeline,
                                 seed=(config.seed, epoch))
-        if config.train.steps_per_epoch:
-            windows = windows[: config.train.steps_per_epoch * config.train.batch_size]
-        return make_dataset(windows, config.train.batch_size), count_targets(windows)
+        if steps:
+            windows = windows[: steps * batch_size]
+        return make_dataset(windows, batch_size), count_targets(windows)
 
     def heldout_dataset(self, config: Config) -> tf.data.Dataset:
-        return make_dataset(self.heldout_windows, config.train.batch_size)
+        return batches_dataset(recipe_batches(self.heldout_sequences, config.train.batch_size))
 
     def train_ids(self) -> Iterator[np.ndarray]:
         return iter(self.train_sequences)
@@ -128,17 +139,22 @@ def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log =
     """Corpus -> split -> vocabulary (adapted on training recipes, unless given) -> token ids."""
     corpus = load_corpus(config.data.path)
     train_recipes, heldout_recipes = split_corpus(corpus.recipes, config.data.validation_fraction, config.seed)
+    template = chosen_template(config.data.template, sum(bool(r.ingredients) for r in train_recipes),
+                               len(train_recipes))
+    if template != config.data.template:
+        say(f"template auto: {template} ({sum(bool(r.ingredients) for r in train_recipes)} of {len(train_recipes)} "
+            "training recipes have an ingredient list)")
     skipped = f" ({corpus.skipped} records skipped: {describe_skips(corpus.skip_reasons)})" if corpus.skipped else ""
     say(f"{corpus.source}: {len(corpus.recipes)} recipes{skipped}; "
         f"{len(train_recipes)} for training, {len(heldout_recipes)} held out")
-    template, tokenizer = config.data.template, tokenizer_for(config.data.tokens)
+    tokenizer = tokenizer_for(config.data.tokens)
     train_texts = recipe_texts(train_recipes, template, tokenizer)
     heldout_texts = recipe_texts(heldout_recipes, template, tokenizer)
     if vocabulary is None:
         sample = train_texts[: config.data.vocab_sample] if config.data.vocab_sample else train_texts
         vocabulary = adapt_vocabulary(sample, config.data.vocab_size, tokenizer, template_markers(template))
     train_sequences = encode(train_texts, vocabulary, tokenizer)
-    heldout_windows = recipe_windows(encode(heldout_texts, vocabulary, tokenizer), config.data.sequence_length)
+    heldout_sequences = encode(heldout_texts, vocabulary, tokenizer)
     say(f"vocabulary: {len(vocabulary)} {config.data.tokens} tokens; "
         f"{sum(len(ids) for ids in train_sequences):,} training tokens; {template} template, "
         f"{config.data.pipeline} pipeline, windows of {config.data.sequence_length}")
@@ -148,7 +164,12 @@ def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log =
     if template == "full" and without:
         say(f"full template: {without} of {len(train_recipes)} training recipes have no ingredient list")
     return InMemoryData(corpus.source, len(corpus.recipes), corpus.skipped, vocabulary, train_sequences,
-                        heldout_windows, heldout_texts, foods)
+                        heldout_sequences, heldout_texts, foods, template)
+
+
+def with_template(config: Config, template: str) -> Config:
+    """``config`` with the template its corpus was written in ("auto" resolved): what the run records."""
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, template=template))
 
 
 def write_corpus_files(data: PreparedCorpus, run_dir: Path) -> None:
@@ -162,11 +183,16 @@ def write_corpus_files(data: PreparedCorpus, run_dir: Path) -> None:
 
 def save_tokens(data: InMemoryData, run_dir: Path, corpus_digest: str) -> None:
     """Cache the tokenized corpus in the run, so --resume does not read and tokenize it again."""
-    lengths = np.array([len(ids) for ids in data.train_sequences], dtype=np.int64)
-    flat = np.concatenate(data.train_sequences) if data.train_sequences else np.zeros(0, np.int32)
-    run_files.save_arrays(run_dir / run_files.TOKENS_FILE, train_ids=flat, train_lengths=lengths,
-                          heldout_windows=data.heldout_windows)
-    meta = {"corpus_sha256": corpus_digest, "source": data.source, "recipes": data.recipes, "skipped": data.skipped}
+    def flat(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.array([len(ids) for ids in sequences], dtype=np.int64)
+        return (np.concatenate(sequences) if sequences else np.zeros(0, np.int32)), lengths
+
+    train_ids, train_lengths = flat(data.train_sequences)
+    heldout_ids, heldout_lengths = flat(data.heldout_sequences)
+    run_files.save_arrays(run_dir / run_files.TOKENS_FILE, train_ids=train_ids, train_lengths=train_lengths,
+                          heldout_ids=heldout_ids, heldout_lengths=heldout_lengths)
+    meta = {"corpus_sha256": corpus_digest, "source": data.source, "recipes": data.recipes, "skipped": data.skipped,
+            "longest_recipe": data.longest_recipe}
     run_files.write_json(run_dir / run_files.TOKENS_META_FILE, meta)
 
 
@@ -187,7 +213,7 @@ def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None) 
         data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say)
         data.heldout_file = run_dir / run_files.HELDOUT_FILE
     else:
-        cached, digest = load_tokens(run_dir, vocabulary)
+        cached, digest = load_tokens(run_dir, vocabulary, tokenizer_for(config.data.tokens), config.data.template)
         corpus = shipped.corpus_path(config.data.path)
         if cached is not None and (not corpus.is_file() or run_files.file_digest(corpus) == digest):
             say(f"{cached.source}: {'unchanged' if corpus.is_file() else 'gone'}; using the run's tokenized corpus")
@@ -202,17 +228,28 @@ def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None) 
     return dataclasses.replace(data, foods=foods) if foods is not None else data
 
 
-def load_tokens(run_dir: Path, vocabulary: list[str]) -> tuple[InMemoryData | None, str | None]:
+def load_tokens(run_dir: Path, vocabulary: list[str], tokenizer: Tokenizer,
+                template: str) -> tuple[InMemoryData | None, str | None]:
     """The tokenized corpus a run cached, and the sha256 of the file it came from; (None, None) without a cache."""
     meta_file, tokens_file = run_dir / run_files.TOKENS_META_FILE, run_dir / run_files.TOKENS_FILE
     if not (meta_file.is_file() and tokens_file.is_file()):
         return None, None
     meta = run_files.read_json(meta_file)
     arrays = np.load(tokens_file)
-    train_sequences = np.split(arrays["train_ids"], np.cumsum(arrays["train_lengths"])[:-1])
-    data = InMemoryData(meta["source"], meta["recipes"], meta["skipped"], vocabulary, train_sequences,
-                        arrays["heldout_windows"], run_files.read_heldout(run_dir))
+    heldout_texts = run_files.read_heldout(run_dir)
+    if "heldout_ids" in arrays:
+        heldout_sequences = split_flat(arrays["heldout_ids"], arrays["heldout_lengths"])
+    else:  # a cache written before held-out recipes were scored whole: they are encoded again
+        heldout_sequences = encode(heldout_texts, vocabulary, tokenizer)
+    data = InMemoryData(meta["source"], meta["recipes"], meta["skipped"], vocabulary,
+                        split_flat(arrays["train_ids"], arrays["train_lengths"]), heldout_sequences, heldout_texts,
+                        template=template)
     return data, meta["corpus_sha256"]
+
+
+def split_flat(ids: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """The sequences that ``save_tokens`` wrote end to end, apart again."""
+    return np.split(ids, np.cumsum(lengths)[:-1]) if lengths.size else []
 
 
 def _same_sequences(ours: list[np.ndarray], theirs: list[np.ndarray]) -> bool:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from recipegen.config import Config, load_run_config
+from recipegen.decoding import MAX_TOKENS
 from recipegen.errors import ConfigError, RunError
 from recipegen.text import Tokenizer, tokenizer_for
 
@@ -261,6 +262,22 @@ class Run:
     def foods(self) -> set[str] | None:
         """The run's food words, for the food measures and steering; None where the corpus had no lists."""
         return read_foods(self.path)
+
+    def max_tokens(self) -> int:
+        """How long a sample may grow unless told otherwise: ``sample.max_tokens``, or with 0 there,
+        as long as the run's longest training recipe, so the model can end any recipe it starts."""
+        if self.config.sample.max_tokens:
+            return self.config.sample.max_tokens
+        meta = read_json(self.path / TOKENS_META_FILE, missing_ok=True) or {}
+        longest = meta.get("longest_recipe") or max(
+            (len(self.tokenizer.tokens(text)) for text in read_heldout(self.path)), default=1)
+        return sample_limit(longest)
+
+
+def sample_limit(longest_recipe: int) -> int:
+    """The automatic token limit of a sample (``sample.max_tokens = 0``): the longest training recipe
+    (prompt and end token included, so a little more than it needs), within what a batch holds."""
+    return max(1, min(longest_recipe, MAX_TOKENS))
 
 
 def load_run(path: Path | None) -> Run:

@@ -20,6 +20,7 @@ and for every seed-fixed run, and costs no memory. Held-out shares are exact onl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Iterator
@@ -35,12 +36,13 @@ from recipegen.config import Config
 from recipegen.data import JSON_SUFFIXES, check_corpus_path, describe_skips, iter_recipes
 from recipegen.errors import DataError
 from recipegen.foods import FoodCounter
-from recipegen.pipeline import adapt_vocabulary, batch_windows, make_vectorizer
-from recipegen.templates import recipe_text, template_markers
+from recipegen.pipeline import adapt_vocabulary, batch_windows, make_vectorizer, shifted
+from recipegen.templates import AUTO, chosen_template, recipe_text, template_markers
 from recipegen.text import PAD_ID, tokenizer_for
 
 TEXTS_PER_BATCH = 256  # texts vectorized together in the pipeline
 WINDOW_SHUFFLE = 1024  # windows shuffled again after packing, so one batch mixes recipes
+BUCKETS = [2**k for k in range(4, 14)]  # held-out recipe lengths scored together: 16-31 tokens, 32-63, ...
 
 
 def held_out(position: int, seed: int, fraction: float) -> bool:
@@ -59,6 +61,7 @@ class StreamedData:
     skipped: int = 0
     train_recipes: int = 0
     heldout_recipes: int = 0
+    longest_recipe: int = 1  # tokens in the longest training recipe, end token included
     skip_reasons: dict[str, int] = field(default_factory=dict)
     foods: set[str] | None = None
     heldout_file: Path | None = None  # where the held-out texts were streamed to
@@ -66,6 +69,10 @@ class StreamedData:
     @property
     def source(self) -> str:
         return str(self.path)
+
+    @property
+    def template(self) -> str:
+        return self.config.data.template
 
     def texts(self, heldout: bool) -> Iterator[str]:
         """Training texts of one side of the split, in file order, read lazily."""
@@ -81,7 +88,7 @@ class StreamedData:
             for text in self.texts(heldout=True):
                 f.write(json.dumps({"text": text}) + "\n")
         meta = {"corpus_sha256": run_files.file_digest(self.path), "source": self.source, "recipes": self.recipes,
-                "skipped": self.skipped, "streamed": True}
+                "skipped": self.skipped, "streamed": True, "longest_recipe": self.longest_recipe}
         run_files.write_json(run_dir / run_files.TOKENS_META_FILE, meta)
 
     def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int | None]:
@@ -106,15 +113,14 @@ class StreamedData:
         return batches.prefetch(tf.data.AUTOTUNE), None
 
     def heldout_dataset(self, config: Config) -> tf.data.Dataset:
-        """Each held-out recipe cut on its own into windows, as ``pipeline.recipe_windows`` does."""
+        """Each held-out recipe whole, in batches of about the same length (evaluate.Scorer reads them)."""
         if self.heldout_file is None:
             raise RuntimeError("save() the held-out recipes into a run directory first")
         file = self.heldout_file
         texts = _text_dataset(lambda: (json.loads(line)["text"] for line in file.open(encoding="utf-8")
                                        if line.strip()))
-        length = config.data.sequence_length
-        windows = self._ids(texts).map(lambda ids: _recipe_windows(ids, length)).unbatch()
-        return batch_windows(windows, config.train.batch_size, length + 1).prefetch(tf.data.AUTOTUNE)
+        recipes = self._ids(texts).filter(lambda ids: tf.size(ids) >= 2)
+        return _bucketed(recipes, config.train.batch_size).prefetch(tf.data.AUTOTUNE)
 
     def train_ids(self) -> Iterator[np.ndarray]:
         """Each training recipe's token ids, from one more pass over the file."""
@@ -132,6 +138,8 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     if path.suffix.lower() in JSON_SUFFIXES:
         raise DataError(f"{path}: a .json list cannot be streamed; use JSON Lines (.jsonl: one recipe per line) "
                         "or set data.stream = false")
+    if config.data.template == AUTO:  # one more pass, to see whether the recipes have ingredient lists
+        config = _with_template(config, path, say)
     data = StreamedData(config, path, vocabulary or [])
     tokenizer = tokenizer_for(config.data.tokens)
     foods = FoodCounter()
@@ -148,8 +156,10 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
                 continue
             data.train_recipes += 1
             foods.add(recipe.ingredients, recipe.directions)
+            text = recipe_text(recipe, config.data.template, tokenizer)
+            data.longest_recipe = max(data.longest_recipe, len(tokenizer.tokens(text)))
             if not sample or data.train_recipes <= sample:
-                yield recipe_text(recipe, config.data.template, tokenizer)
+                yield text
 
     if vocabulary is None:
         failures: list[DataError] = []
@@ -189,6 +199,20 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     return data
 
 
+def _with_template(config: Config, path: Path, say) -> Config:
+    """``config`` with the template "auto" chooses for the training recipes of the streamed corpus."""
+    with_lists = recipes = 0
+    for position, recipe in enumerate(iter_recipes(path, {})):
+        if stopping.requested():
+            break
+        if not held_out(position, config.seed, config.data.validation_fraction):
+            recipes += 1
+            with_lists += bool(recipe.ingredients)
+    template = chosen_template(AUTO, with_lists, recipes)
+    say(f"template auto: {template} ({with_lists} of {recipes} training recipes have an ingredient list)")
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, template=template))
+
+
 def _text_dataset(texts) -> tf.data.Dataset:
     return tf.data.Dataset.from_generator(texts, output_signature=tf.TensorSpec((), tf.string))
 
@@ -208,9 +232,9 @@ def _packed(ids: tf.data.Dataset, length: int) -> tf.data.Dataset:
     return chunks.scan(tf.zeros([0], tf.int32), window)
 
 
-def _recipe_windows(ids: tf.Tensor, length: int) -> tf.Tensor:
-    """(windows, length + 1) of one recipe, right-padded with 0: ``pipeline.recipe_windows`` in graph."""
-    n = tf.size(ids)
-    starts = tf.range(0, tf.maximum(n - 1, 0), length)
-    positions = starts[:, None] + tf.range(length + 1)[None, :]
-    return tf.where(positions < n, tf.gather(ids, tf.minimum(positions, n - 1)), PAD_ID)
+def _bucketed(sequences: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """Batches of (inputs, targets, weights) of sequences of about the same length, each batch padded
+    to its longest: ``pipeline.recipe_batches`` for a stream, whose lengths are not known ahead."""
+    batches = sequences.bucket_by_sequence_length(lambda ids: tf.size(ids), BUCKETS,
+                                                  [batch_size] * (len(BUCKETS) + 1), padding_values=PAD_ID)
+    return batches.map(shifted, num_parallel_calls=tf.data.AUTOTUNE)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from recipegen.text import DIRECTIONS, END_TOKEN, INGREDIENTS, ITEM, RECIPE_PREFIX, SEPARATOR, STEP, Tokenizer
 
 TEMPLATES = ("book", "full", "plain")
+AUTO = "auto"  # data.template: "full" for a corpus whose recipes mostly have ingredient lists, else "book"
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,19 @@ def given_pieces(template: str | None, title: str | None, ingredients: tuple[str
 
 
 def template_markers(template: str) -> tuple[str, ...]:
-    """Markers the vocabulary must hold for this template, however rare they are."""
-    return (END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP) if template == "full" else (END_TOKEN,)
+    """Markers the vocabulary must hold for this template, however rare they are ("auto": as many as it may need)."""
+    return (END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP) if template in ("full", AUTO) else (END_TOKEN,)
+
+
+def chosen_template(template: str, with_lists: int, recipes: int) -> str:
+    """The template a run trains with: ``template``, or for "auto" the one the corpus can fill.
+
+    With its ingredient list first, a recipe's directions have the foods to hold on to in view;
+    without lists (most old cookbooks) the full template would be half empty markers.
+    """
+    if template != AUTO:
+        return template
+    return "full" if with_lists * 2 > recipes else "book"
 
 
 def parse_recipe(tokens: Sequence[str], template: str, tokenizer: Tokenizer) -> ParsedRecipe | None:

@@ -28,11 +28,11 @@ from recipegen.callbacks import EpochRecorder, RunProgress, TextGenerator, resto
 from recipegen.config import Config, load_run_config
 from recipegen.decoding import configured_decoding
 from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
-from recipegen.evaluate import Scorer
+from recipegen.evaluate import WHOLE_RECIPES, Scorer
 from recipegen.finetune import Base, base_record, describe_unknown, unknown_share
 from recipegen.generate import Generator
 from recipegen.model import build_model, compile_model, use_softmax
-from recipegen.prepare import PreparedCorpus, prepare, resume_data, write_corpus_files
+from recipegen.prepare import PreparedCorpus, prepare, resume_data, with_template, write_corpus_files
 from recipegen.tensorboard_logs import TensorBoardLogger
 from recipegen.text import tokenizer_for
 
@@ -60,6 +60,7 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
         say = log or (lambda message: None)
         _seed_everything(config)
         data = prepare(config, vocabulary=base.vocabulary if base else None, say=say)
+        config = with_template(config, data.template)  # "auto" resolved: the run records what it trained on
         if base:
             unknown, tokens = unknown_share(data.train_ids())
             say(describe_unknown(data.source, base, unknown, tokens))
@@ -73,7 +74,8 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
             if base:
                 _start_from(model, base)
                 run_files.write_json(own_dir / run_files.BASE_FILE, base_record(base, unknown, tokens))
-            state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0}
+            state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0,
+                                     "heldout_scoring": WHOLE_RECIPES}
             save_checkpoint(model, own_dir, state, epochs_done=0)  # resumable even before the first epoch ends
             result = _fit(config, own_dir, strategy, model, data, state, verbose, log)
     return result if own_dir == run_dir else TrainResult(run_dir, result.metrics, chief=False)
@@ -128,8 +130,22 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
         model = keras.saving.load_model(run_dir / state["checkpoint"])
     use_softmax(model, config.train)
     restore_seed_states(model, state.get("seed_states", {}))
+    if state.get("heldout_scoring") != WHOLE_RECIPES:
+        _rescore_best(run_dir, config, data, state, say)
     say(f"resuming {run_dir} after epoch {state['epochs_done']} of {config.train.epochs}")
     return _fit(config, run_dir, tf_strategy, model, data, state, verbose, log)
+
+
+def _rescore_best(run_dir: Path, config: Config, data: PreparedCorpus, state: dict[str, Any], say: Log) -> None:
+    """A run from before held-out recipes were scored whole: its best model is scored again the new
+    way, so that the epochs to come are compared with it on equal terms (history keeps the old figures)."""
+    if state.get("best"):
+        score = Scorer(keras.saving.load_model(run_dir / run_files.MODEL_FILE))(data.heldout_dataset(config))
+        say(f"{run_dir}: its best model (epoch {state['best']['epoch']}) scored again on whole held-out recipes: "
+            f"perplexity {score.perplexity:.2f} (in windows: {state['best']['val_perplexity']:.2f})")
+        state["best"] |= {"val_loss": score.loss, "val_perplexity": score.perplexity, "val_accuracy": score.accuracy,
+                          "val_tokens": score.tokens}
+    state["heldout_scoring"] = WHOLE_RECIPES
 
 
 def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model: keras.Model, data: PreparedCorpus,
@@ -183,7 +199,8 @@ def _callbacks(config: Config, run_dir: Path, model: keras.Model, data: Prepared
     generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template,
                           foods=data.foods)
     sampler = TextGenerator(
-        generator, config.sample.prompt, config.sample.temperatures, config.sample.max_tokens, seed=config.seed,
+        generator, config.sample.prompt, config.sample.temperatures,
+        config.sample.max_tokens or run_files.sample_limit(data.longest_recipe), seed=config.seed,
         count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log,
         samples=[s for s in run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= done],
         measures=[m for m in run_files.read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE) if int(m["epoch"]) <= done],
@@ -230,6 +247,7 @@ def _write_metrics(run_dir: Path, model: keras.Model, data: PreparedCorpus, stat
         "val_perplexity": best.get("val_perplexity"),
         "val_accuracy": best.get("val_accuracy"),
         "val_tokens": best.get("val_tokens"),
+        "val_scoring": state.get("heldout_scoring", "windows"),
         "train_seconds": round(state["train_seconds"], 2),
         "corpus": data.source,
         "recipes": data.recipes,
