@@ -45,7 +45,9 @@ result = {
                              no_repeat_ngram=tf.constant(steering["no_repeat_ngram"]),
                              repetition_penalty=tf.constant(steering["repetition_penalty"]),
                              ingredient_bias=tf.constant(steering["ingredient_bias"]),
-                             unlisted_penalty=tf.constant(steering["unlisted_penalty"]))),
+                             unlisted_penalty=tf.constant(steering["unlisted_penalty"]),
+                             min_p=tf.constant(float(steering["min_p"] or 0.0)),
+                             title_temperature=tf.constant(steering["title_temperature"]))),
 }
 assert "recipegen" not in sys.modules, "loading the export imported recipegen"
 print(json.dumps(result))
@@ -84,7 +86,7 @@ def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(
                                                                                 tmp_path):
     prompt = "Recipe for LEMON toast |"
     steering = {key: getattr(decoding, key) for key in ("no_repeat_ngram", "repetition_penalty", "ingredient_bias",
-                                                        "unlisted_penalty")}
+                                                        "unlisted_penalty", "min_p", "title_temperature")}
     result = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW, str(exported), prompt, json.dumps(steering)],
                             capture_output=True, text=True, cwd=tmp_path,
                             env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)

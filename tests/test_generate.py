@@ -216,3 +216,19 @@ def test_best_of_keeps_the_candidate_that_ended_is_well_formed_uses_its_foods_th
     assert generator._best([uses_one, uses_one], np.array([-2.0, -1.0])) is uses_one
     generation = generator.generate(n=2, max_tokens=20, seed=0, best_of=3)
     assert len(generation.samples) == 2 and generation.decoding.best_of == 3
+
+
+def test_a_title_temperature_varies_the_dish_and_leaves_greedy_alone():
+    """Near-greedy recipes are all one dish; titles drawn hotter differ. Greedy stays greedy."""
+    model = model_for(seed=4, tie_embeddings=False)
+    kernel, bias = model.get_layer("logits").get_weights()
+    model.get_layer("logits").set_weights([kernel * 100, bias])  # a confident model: no near ties
+    generator = Generator(model, VOCABULARY, template="book")
+    cold = generator.generate("recipe for", n=16, max_tokens=12, seed=2, temperature=1e-4)
+    assert len({s.text for s in cold.samples}) == 1
+    varied = generator.generate("recipe for", n=16, max_tokens=12, seed=2, temperature=1e-4, title_temperature=1e4)
+    titles = {s.parsed.title for s in varied.samples}
+    assert len(titles) > 1
+    greedy = generator.generate("recipe for", n=2, max_tokens=12, temperature=0.0)
+    assert greedy.samples == generator.generate("recipe for", n=2, max_tokens=12, temperature=0.0,
+                                                title_temperature=50.0).samples

@@ -8,7 +8,9 @@ from recipegen.measures import (
     SampleText,
     coherence,
     describe_measures,
+    dish_drift,
     distinct_n,
+    distinct_titles,
     food_lexicon,
     food_use,
     foods_listed,
@@ -133,3 +135,19 @@ def test_title_foods_used_and_extra_foods_pool_over_samples():
     book = ParsedRecipe(title="Lemon rice", ingredients=None, directions=["Cook the rice."])
     assert set(text_measures([SampleText(["x"], True, book)], FOODS)) >= {"title_foods_used"}
     assert "extra_foods" not in text_measures([SampleText(["x"], True, book)], FOODS), "no list to be extra to"
+
+
+def test_dish_drift_counts_foods_cooked_that_neither_title_nor_list_names():
+    foods = {"chicken", "turkey", "lemon", "kale"}
+    faithful = ParsedRecipe("Lemon chicken", ["1 chicken", "1 lemon"], ["Roast the chicken with the lemon."])
+    drifting = ParsedRecipe("Chicken and kale", None, ["Roast the turkey until the chicken is done; add lemon."])
+    assert dish_drift([faithful], foods) == 0
+    assert dish_drift([drifting], foods) == 2  # turkey, lemon: the title names chicken and kale, there is no list
+    assert dish_drift([faithful, drifting], foods) == 1
+    measured = text_measures([SampleText(["x"], True, faithful), SampleText(["y"], True, drifting)], foods)
+    assert measured["dish_drift"] == 1 and measured["distinct_titles"] == 1.0
+
+
+def test_distinct_titles_read_titles_as_words():
+    recipes = [ParsedRecipe(title, None, ["x."]) for title in ("Grilled chicken", "grilled  Chickens", "Kale salad")]
+    assert distinct_titles(recipes) == pytest.approx(2 / 3)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipegen.sampling import check_sampling_args, sample_next, top_k_filter, top_p_filter
+from recipegen.sampling import check_sampling_args, min_p_filter, sample_next, top_k_filter, top_p_filter
 
 LOGITS = tf.math.log(tf.constant([[0.05, 0.5, 0.2, 0.15, 0.1]]))  # probabilities, as logits
 
@@ -50,6 +50,36 @@ def test_top_p_applies_to_the_tempered_distribution():
     assert draws(LOGITS, top_p=0.69, temperature=3.0) == {1, 2, 3}
 
 
+def test_min_p_keeps_the_tokens_at_least_p_times_as_likely_as_the_best():
+    # Probabilities 0.05, 0.5, 0.2, 0.15, 0.1: p = 0.3 keeps >= 0.15, p = 0.5 keeps >= 0.25.
+    def kept(p, logits=LOGITS):
+        return set(np.flatnonzero(np.isfinite(min_p_filter(logits, p).numpy()[0])).tolist())
+
+    assert kept(0.3) == {1, 2, 3}
+    assert kept(0.5) == {1}
+    assert kept(1.0) == {1}
+    assert kept(0.09) == {0, 1, 2, 3, 4}
+    assert draws(LOGITS, min_p=0.35, temperature=1.0) == {1, 2}
+
+
+def test_min_p_is_relative_to_the_tempered_distribution():
+    # At temperature 3 the odds flatten: 0.05 is (0.1)^(1/3) = 0.46 of the best, so p = 0.4 keeps all.
+    assert draws(LOGITS, min_p=0.4, temperature=3.0) == {0, 1, 2, 3, 4}
+    assert draws(LOGITS, min_p=0.4, temperature=1.0) == {1, 2}
+
+
+def test_each_row_can_have_its_own_temperature():
+    """A title drawn hotter than its directions: rows in a title sample at their own temperature."""
+    batch = tf.tile(LOGITS, [2, 1])
+    row_temperature = tf.constant([0.01, 5.0])
+    drawn = [sample_next(batch, tf.constant([seed, 0], tf.int64), temperature=0.01,
+                         row_temperature=row_temperature).numpy() for seed in range(300)]
+    assert {int(d[0]) for d in drawn} == {1}  # the cold row keeps to the likeliest token
+    assert {int(d[1]) for d in drawn} == {0, 1, 2, 3, 4}  # the hot one spreads
+    greedy = sample_next(batch, tf.constant([0, 0], tf.int64), temperature=0.0, row_temperature=row_temperature)
+    assert greedy.numpy().tolist() == [1, 1], "temperature 0 stays greedy whatever the rows' temperatures"
+
+
 def test_filters_compose():
     assert draws(LOGITS, top_k=3, top_p=0.69, temperature=2.0) == {1, 2}
 
@@ -71,6 +101,8 @@ def test_same_seed_same_draws_and_seeds_differ():
         ({"temperature": 1.0, "top_k": 0}, "top_k must be an integer >= 1, got 0"),
         ({"temperature": 1.0, "top_p": 0.0}, r"top_p must be in \(0, 1\], got 0.0"),
         ({"temperature": 1.0, "top_p": 1.5}, r"top_p must be in \(0, 1\], got 1.5"),
+        ({"temperature": 1.0, "min_p": 0.0}, r"min_p must be in \(0, 1\], got 0.0"),
+        ({"temperature": 1.0, "min_p": 2}, r"min_p must be in \(0, 1\], got 2"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
@@ -110,12 +142,14 @@ def test_categorical_is_seeded():
 
 
 @pytest.mark.parametrize("settings", [dict(temperature=0.0), dict(temperature=1.0), dict(temperature=0.7, top_k=2),
-                                      dict(temperature=2.0, top_p=0.69), dict(temperature=1.5, top_k=3, top_p=0.8)])
+                                      dict(temperature=2.0, top_p=0.69), dict(temperature=1.5, top_k=3, top_p=0.8),
+                                      dict(temperature=1.0, min_p=0.3)])
 def test_settings_as_tensors_draw_what_the_same_numbers_draw(settings):
     """An exported model passes its settings as tensors, decided per call, not when traced."""
-    tensors = {"top_k": tf.constant(0), "top_p": tf.constant(1.0)} | {k: tf.constant(v) for k, v in settings.items()}
-    draw = tf.function(lambda logits, seed, temperature, top_k, top_p:
-                       sample_next(logits, seed, temperature, top_k, top_p))
+    tensors = ({"top_k": tf.constant(0), "top_p": tf.constant(1.0), "min_p": tf.constant(0.0)}
+               | {k: tf.constant(v) for k, v in settings.items()})
+    draw = tf.function(lambda logits, seed, temperature, top_k, top_p, min_p:
+                       sample_next(logits, seed, temperature, top_k, top_p, min_p))
     batch = tf.tile(LOGITS, [32, 1])
     for seed in range(5):
         seed = tf.constant([seed, 0], tf.int64)

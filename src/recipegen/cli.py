@@ -161,9 +161,13 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--top-k", type=int, help="Sample only among the K most likely words.")
 @click.option("--top-p", type=float,
               help="Sample only among the most likely words whose probability adds up to P.")
+@click.option("--min-p", type=float,
+              help="Sample only among the words at least P times as likely as the most likely one "
+                   "(default: the run's sample.min_p).")
 @decoding_options
-@click.option("--max-tokens", type=int, default=200, show_default=True,
-              help="Longest recipe, in tokens after the prompt.")
+@click.option("--max-tokens", type=int,
+              help="Longest recipe, in tokens after the prompt (default: the run's sample.max_tokens, or with 0 "
+                   "there, as long as its longest training recipe, so the model can end every recipe).")
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many recipes, sampled in parallel (with --jsonl, a batch at a time).")
 @click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
@@ -180,7 +184,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
                    "for many or long recipes.")
 @json_option
 def generate(run_path: Path | None, prompt: str | None, ingredients: str | None, ingredients_file: Path | None,
-             title: str | None, max_tokens: int, count: int, jsonl_path: Path | None, batch_size: int,
+             title: str | None, max_tokens: int | None, count: int, jsonl_path: Path | None, batch_size: int,
              seed: int | None, show_probs: int, xla: bool, as_json: bool, **settings: Any) -> None:
     """Sample recipes from a trained model.
 
@@ -203,6 +207,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     run = load_run(run_path)
     generator = Generator.from_run(run, jit_compile=xla)
     prompt = run.config.sample.prompt if prompt is None else prompt
+    max_tokens = run.max_tokens() if max_tokens is None else max_tokens
     try:
         options = dict(max_tokens=max_tokens, show_probs=show_probs, requests=[Request(*asked)] if asked else None,
                        decoding=configured_decoding(run.config.sample, **settings))

@@ -17,8 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipegen.guidance import MAX_TITLE_TOKENS, RecipeReader, ban, repeated_ngram_bans
-from recipegen.model import output_head, recurrent_layers
+from recipegen.guidance import MAX_TITLE_TOKENS, TITLE, RecipeReader, ban, repeated_ngram_bans
+from recipegen.model import Recurrence, output_head, recurrent_layers
 from recipegen.sampling import sample_next, sampled_logits
 from recipegen.text import END_TOKEN, INGREDIENTS, MARKERS, PAD_ID, UNK_ID
 
@@ -34,6 +34,7 @@ class Decoder:
         self.level = level
         self._embedding = model.get_layer("embedding")
         self._cells = [layer.cell for layer in recurrent_layers(model)]
+        self._recurrence = Recurrence(model)
         self._output = output_head(model).logits
         # Padding is never a training target (its logit is untrained) and [UNK] is not a word
         # a reader can use: neither is ever sampled.
@@ -46,11 +47,7 @@ class Decoder:
         self.reader = RecipeReader(vocabulary, template, foods if word_level else None, word_level=word_level)
 
     def initial_states(self, batch: tf.Tensor) -> list[list[tf.Tensor]]:
-        states = []
-        for cell in self._cells:
-            sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-            states.append([tf.zeros(tf.stack([batch, size])) for size in sizes])
-        return states
+        return self._recurrence.zero_state(batch)
 
     def step(self, token: tf.Tensor, states: list[list[tf.Tensor]]) -> tuple[tf.Tensor, list[list[tf.Tensor]]]:
         """One token through every layer: (batch,) ids -> (batch, vocab) logits and new states."""
@@ -65,7 +62,9 @@ class Decoder:
                temperature: float | tf.Tensor, top_k: int | tf.Tensor | None, top_p: float | tf.Tensor | None,
                show_probs: int = 0, no_repeat_ngram: int | tf.Tensor = 0, repetition_penalty: float | tf.Tensor = 0.0,
                ingredient_bias: float | tf.Tensor = 0.0, unlisted_penalty: float | tf.Tensor = 0.0,
-               given: tf.Tensor | None = None, waits: bool = False, likelihood: bool = False) -> dict[str, tf.Tensor]:
+               given: tf.Tensor | None = None, waits: bool = False, likelihood: bool = False,
+               min_p: float | tf.Tensor | None = None,
+               title_temperature: float | tf.Tensor = 0.0) -> dict[str, tf.Tensor]:
         """The decoding loop, to run inside a ``tf.function``: prompt ids (at least one) -> (n, steps) ids.
 
         ``generate`` traces it once per setting, given as Python numbers, and leaves out of the
@@ -73,12 +72,15 @@ class Decoder:
         scalar tensors, see sampling.py. ``given`` (n, width), -1 padded: tokens written into each
         row as they are, from the first step on, or (``waits``) from when the model closes the
         title with the list's marker. ``likelihood`` also sums each row's log-probabilities
-        (under the model, before any steering) of the tokens it sampled.
+        (under the model, before any steering) of the tokens it sampled. ``title_temperature``: the
+        title is sampled at the higher of it and ``temperature`` (a template with a title only).
         """
         blocks = tf.is_tensor(no_repeat_ngram) or no_repeat_ngram > 0
         steers = self.reader.has_foods and any(tf.is_tensor(s) or s > 0 for s in (ingredient_bias, unlisted_penalty))
         repeats = self.reader.reads_words and (tf.is_tensor(repetition_penalty) or repetition_penalty > 0)
-        reads = blocks or steers or repeats  # the reader follows sections for all three
+        titled = self.reader.template in ("book", "full")
+        hot_titles = titled and (tf.is_tensor(title_temperature) or title_temperature > 0)
+        reads = blocks or steers or repeats or hot_titles  # the reader follows sections for all four
         prompt_length = tf.size(prompt)
         carried: dict[str, Any] = {}
         if reads:
@@ -142,7 +144,14 @@ class Decoder:
                 if waits:
                     in_title = pending & ~carried["giving"]
                     logits = tf.where(in_title[:, None] & self._title_bans[None, :], float("-inf"), logits)
-            next_token = sample_next(logits, tf.stack([seed, tf.cast(i, tf.int64)]), temperature, top_k, top_p)
+            row_temperature = None
+            if hot_titles:  # each row's temperature: its title's while it writes one
+                writing_title = carried["reader"]["section"] == TITLE
+                recipe_temperature = tf.cast(temperature, tf.float32)
+                row_temperature = tf.where(writing_title, tf.maximum(recipe_temperature, title_temperature),
+                                           recipe_temperature)
+            next_token = sample_next(logits, tf.stack([seed, tf.cast(i, tf.int64)]), temperature, top_k, top_p, min_p,
+                                     row_temperature)
             given_now = tf.zeros([n], tf.bool)
             if given is not None:
                 giving = carried["giving"]
@@ -176,7 +185,8 @@ class Decoder:
             if given is not None:
                 out["given"] = out["given"].write(i, given_now)
             if show_probs:
-                top = tf.math.top_k(tf.nn.softmax(sampled_logits(logits, temperature, top_k, top_p)), k=show_probs)
+                top = tf.math.top_k(tf.nn.softmax(sampled_logits(logits, temperature, top_k, top_p, min_p,
+                                                                 row_temperature)), k=show_probs)
                 out.update(top_ids=out["top_ids"].write(i, top.indices),
                            top_probs=out["top_probs"].write(i, top.values))
             return i + 1, next_token, states, finished, out, carried

@@ -44,6 +44,10 @@ class Decoding:
     temperature: float = 1.0  # divides the logits; 0 is greedy
     top_k: int | None = None  # sample among the k most likely tokens only
     top_p: float | None = None  # sample among the most likely tokens whose probability reaches p
+    min_p: float | None = None  # sample among the tokens at least min_p times as likely as the likeliest
+    # The title is drawn at this temperature where the recipe's is lower (not when greedy): a
+    # careful recipe at 0.5, but not the same dish every time. 0 = the recipe's temperature.
+    title_temperature: float = 0.0
     no_repeat_ngram: int = 0  # never repeat an n-gram of this many tokens within a section; 0 = off
     repetition_penalty: float = 0.0  # taken off a word's logit for each time the section has used it; 0 = off
     ingredient_bias: float = 0.0  # added to the logits of foods named but not yet used by the directions
@@ -51,7 +55,11 @@ class Decoding:
     best_of: int = 1  # candidates sampled per recipe; the one that holds together best is kept
 
     def __post_init__(self) -> None:
-        check_sampling_args(self.temperature, self.top_k, self.top_p)
+        check_sampling_args(self.temperature, self.top_k, self.top_p, self.min_p)
+        if (not is_number(self.title_temperature) or not math.isfinite(self.title_temperature)
+                or self.title_temperature < 0):
+            raise SettingError("title_temperature", f"title_temperature must be a number >= 0 (0: the recipe's "
+                                                    f"temperature), got {self.title_temperature!r}")
         if not is_integer(self.no_repeat_ngram) or self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
             raise SettingError("no_repeat_ngram", f"no_repeat_ngram must be 0 (off) or an integer >= 2, "
                                                   f"got {self.no_repeat_ngram!r}")
@@ -73,7 +81,8 @@ def configured_decoding(sample: Any, **settings: Any) -> Decoding:
     """A run's decoding (its config's ``sample`` table), with the ``settings`` that are not None instead."""
     configured = dict(no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
                       ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty,
-                      best_of=sample.best_of)
+                      best_of=sample.best_of, title_temperature=sample.title_temperature,
+                      min_p=sample.min_p or None)
     return Decoding(**configured | {key: value for key, value in settings.items() if value is not None})
 
 
@@ -120,7 +129,8 @@ class Generation:
     decoding: Decoding = field(default_factory=Decoding)
 
 
-def check_sampling_args(temperature: float, top_k: int | None = None, top_p: float | None = None) -> None:
+def check_sampling_args(temperature: float, top_k: int | None = None, top_p: float | None = None,
+                        min_p: float | None = None) -> None:
     """Raise SettingError naming the argument and the value received."""
     if not is_number(temperature) or not math.isfinite(temperature) or temperature < 0:
         raise SettingError("temperature", f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
@@ -128,6 +138,8 @@ def check_sampling_args(temperature: float, top_k: int | None = None, top_p: flo
         raise SettingError("top_k", f"top_k must be an integer >= 1, got {top_k!r}")
     if top_p is not None and (not is_number(top_p) or not 0 < top_p <= 1):
         raise SettingError("top_p", f"top_p must be in (0, 1], got {top_p!r}")
+    if min_p is not None and (not is_number(min_p) or not 0 < min_p <= 1):
+        raise SettingError("min_p", f"min_p must be in (0, 1], got {min_p!r}")
 
 
 def check_max_tokens(max_tokens: Any) -> None:

@@ -13,7 +13,8 @@ are TensorFlow ops inside one function, so any TensorFlow can load and call it:
   ``tf.lookup.StaticHashTable`` maps the tokens to the run's vocabulary ids.
 - The ``Generator``'s own decoding loop (``Generator.decode``) steps the run's trained layers and
   samples with the settings given as scalar tensors (see sampling.py): temperature 0 is greedy,
-  top_k 0 and top_p 1 mean no filter, and a negative seed draws a random one.
+  top_k 0, top_p 1 and min_p 0 mean no filter, and a negative seed draws a random one. Every
+  setting but the seed defaults to the run's (``max_tokens``: enough for its longest recipe).
 - The text is written back by ``text.detokenize``'s rules, applied to all neighbours at once.
 
 The one difference from ``recipegen generate``: TensorFlow has no Unicode NFKC normalization, so
@@ -105,13 +106,16 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     # rather than a constant that fixes the states' shapes before the loop but not inside it.
     decode = tf.function(generator.decoder.decode)
 
-    def generate(prompt=sample.prompt, max_tokens=200, temperature=Decoding.temperature, top_k=0, top_p=1.0, seed=-1,
+    limit = run.max_tokens()  # long enough for the run's longest training recipe, unless its config says
+
+    def generate(prompt=sample.prompt, max_tokens=limit, temperature=Decoding.temperature, top_k=0, top_p=1.0, seed=-1,
                  no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
-                 ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty):
+                 ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty,
+                 min_p=sample.min_p, title_temperature=sample.title_temperature):
         settings = _checked(max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
-                            unlisted_penalty)
+                            unlisted_penalty, min_p, title_temperature)
         (max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
-         unlisted_penalty) = settings
+         unlisted_penalty, min_p, title_temperature) = settings
         prompt_tokens = prompt_model_tokens(prompt, tokenizer.level)  # (tokens,) in vocabulary form
         prompt_ids = ids.lookup(prompt_tokens)
         known = tf.debugging.Assert((tf.size(prompt_ids) == 0) | tf.reduce_any(prompt_ids != UNK_ID),
@@ -123,7 +127,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         seed = tf.where(seed < 0, tf.random.uniform([], 0, 2**31, dtype=tf.int64), seed)
         row = decode(fed, tf.constant(1), max_tokens, seed, temperature, top_k, top_p, no_repeat_ngram=no_repeat_ngram,
                      repetition_penalty=repetition_penalty, ingredient_bias=ingredient_bias,
-                     unlisted_penalty=unlisted_penalty)["tokens"][0]  # (max_tokens,)
+                     unlisted_penalty=unlisted_penalty, min_p=min_p,
+                     title_temperature=title_temperature)["tokens"][0]  # (max_tokens,)
         ended = tf.reduce_any(row == end_id)
         length = tf.where(ended, tf.argmax(tf.cast(row == end_id, tf.int32), output_type=tf.int32), max_tokens)
         generated = row[:length]  # (steps,) without the end token
@@ -151,6 +156,8 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         tf.TensorSpec([], tf.float32, name="repetition_penalty"),
         tf.TensorSpec([], tf.float32, name="ingredient_bias"),
         tf.TensorSpec([], tf.float32, name="unlisted_penalty"),
+        tf.TensorSpec([], tf.float32, name="min_p"),
+        tf.TensorSpec([], tf.float32, name="title_temperature"),
     ])
     return archive
 
@@ -159,7 +166,7 @@ def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
     """The settings, once they pass the checks of ``generate.Decoding``: a value out of range
     raises ``InvalidArgumentError`` naming the argument, before anything uses it."""
     (max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
-     unlisted_penalty) = settings
+     unlisted_penalty, min_p, title_temperature) = settings
     checks = [
         tf.debugging.Assert((max_tokens >= 1) & (max_tokens <= MAX_TOKENS),
                             [f"max_tokens must be from 1 to {MAX_TOKENS}, got", max_tokens]),
@@ -175,6 +182,9 @@ def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
                             ["ingredient_bias must be a number >= 0, got", ingredient_bias]),
         tf.debugging.Assert(unlisted_penalty >= 0, ["unlisted_penalty must be a number >= 0 (inf: never), got",
                                                     unlisted_penalty]),
+        tf.debugging.Assert((min_p >= 0) & (min_p <= 1), ["min_p must be from 0 (no min-p filter) to 1, got", min_p]),
+        tf.debugging.Assert(tf.math.is_finite(title_temperature) & (title_temperature >= 0),
+                            ["title_temperature must be a number >= 0, got", title_temperature]),
     ]
     with tf.control_dependencies(checks):
         return [tf.identity(setting) for setting in settings]

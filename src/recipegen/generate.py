@@ -221,18 +221,21 @@ class Generator:
         return candidates[max(range(len(candidates)), key=rank)]
 
     def _decoder(self, decoding: Decoding, show_probs: int, given: bool, waits: bool):
-        key = (float(decoding.temperature), decoding.top_k, decoding.top_p, decoding.no_repeat_ngram,
+        hotter_titles = decoding.temperature > 0 and decoding.title_temperature > decoding.temperature
+        key = (float(decoding.temperature), decoding.top_k, decoding.top_p, decoding.min_p, decoding.no_repeat_ngram,
                decoding.repetition_penalty if self.reader.reads_words else 0.0,
                decoding.ingredient_bias if self.steerable else 0.0,
                decoding.unlisted_penalty if self.steerable else 0.0,
+               float(decoding.title_temperature) if hotter_titles else 0.0,
                show_probs, given, waits, decoding.best_of > 1)
         if key not in self._decoders:
-            temperature, top_k, top_p, no_repeat, repetition, bias, penalty, show, _, _, likelihood = key
+            temperature, top_k, top_p, min_p, no_repeat, repetition, bias, penalty, title, show, _, _, likelihood = key
 
             def decode(prompt, n, max_tokens, seed, given_ids=None):
                 return self.decoder.decode(prompt, n, max_tokens, seed, temperature, top_k, top_p, show_probs=show,
                                    no_repeat_ngram=no_repeat, repetition_penalty=repetition, ingredient_bias=bias,
-                                   unlisted_penalty=penalty, given=given_ids, waits=waits, likelihood=likelihood)
+                                   unlisted_penalty=penalty, given=given_ids, waits=waits, likelihood=likelihood,
+                                   min_p=min_p, title_temperature=title)
 
             # Every length left open: one trace serves every prompt, batch and limit.
             signature = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),

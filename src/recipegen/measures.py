@@ -19,6 +19,10 @@ samples (n-grams never cross two samples):
   a list given to ``generate --ingredients``: the given ingredients used).
 - ``foods_listed``: share of the foods the directions mention that the ingredient list holds.
 - ``extra_foods``: foods per recipe that the directions mention and the list does not hold.
+- ``dish_drift``: foods per recipe that the directions mention and neither the title nor the
+  list names: a recipe for grilled chicken that roasts a turkey drifts by one.
+- ``distinct_titles``: distinct titles over samples. Real recipes rarely share one; a model that
+  writes the same dish every time does.
 
 Foods and main words are read as foods.py reads them. Crude, but the same reading is applied to
 samples and to real recipes, so the figures compare.
@@ -75,6 +79,7 @@ class FoodUse:
     extra: list[str]  # foods the directions mention that no ingredient line holds (full template)
     title_foods: list[str]  # foods the title names
     title_used: list[str]  # those the directions mention
+    drift: list[str]  # foods the directions mention that neither the title nor the list names
 
     def as_dict(self) -> dict[str, list[str]]:
         return dataclasses.asdict(self)
@@ -89,12 +94,12 @@ def food_use(recipe: ParsedRecipe, foods: set[str] | None) -> FoodUse:
         if word:
             (used if word in mentioned else unused).append(line)
     foods = foods or set()
-    extra: list[str] = []
-    if recipe.ingredients is not None:
-        in_list = set(words(" ".join(recipe.ingredients)))
-        extra = sorted(foods_in(" ".join(recipe.directions), foods) - in_list)
+    cooked = foods_in(" ".join(recipe.directions), foods)
+    in_list = set(words(" ".join(recipe.ingredients or [])))
+    extra = sorted(cooked - in_list) if recipe.ingredients is not None else []
     title_foods = sorted(foods_in(recipe.title, foods))
-    return FoodUse(used, unused, extra, title_foods, [food for food in title_foods if food in mentioned])
+    drift = sorted(cooked - in_list - set(title_foods))
+    return FoodUse(used, unused, extra, title_foods, [food for food in title_foods if food in mentioned], drift)
 
 
 def coherence(recipe: ParsedRecipe, foods: set[str] | None) -> int:
@@ -130,6 +135,17 @@ def extra_foods(recipes: Sequence[ParsedRecipe], foods: set[str]) -> float:
     return sum(len(food_use(recipe, foods).extra) for recipe in recipes) / len(recipes) if recipes else math.nan
 
 
+def dish_drift(recipes: Sequence[ParsedRecipe], foods: set[str]) -> float:
+    """Foods per recipe that the directions mention and neither the title nor the list names."""
+    return sum(len(food_use(recipe, foods).drift) for recipe in recipes) / len(recipes) if recipes else math.nan
+
+
+def distinct_titles(recipes: Sequence[ParsedRecipe]) -> float:
+    """Distinct titles (as words, case aside) over recipes."""
+    titles = [" ".join(words(recipe.title)) for recipe in recipes]
+    return len(set(titles)) / len(titles) if titles else math.nan
+
+
 def title_foods_used(recipes: Iterable[ParsedRecipe], foods: set[str]) -> float:
     """Share of the foods the titles name (distinct per recipe) that their directions mention."""
     named = used = 0
@@ -154,8 +170,10 @@ def text_measures(samples: Sequence[SampleText], foods: set[str] | None = None) 
     parsed = [s.parsed for s in samples if s.parsed is not None]
     if parsed:
         result["well_formed"] = sum(not p.problems for p in parsed) / len(parsed)
+        result["distinct_titles"] = distinct_titles(parsed)
     if parsed and foods is not None:
         result["title_foods_used"] = title_foods_used(parsed, foods)
+        result["dish_drift"] = dish_drift(parsed, foods)
     if parsed and parsed[0].ingredients is not None:
         result["ingredients_used"] = ingredients_used(parsed)
         if foods is not None:
@@ -168,8 +186,10 @@ LABELS = {  # how each measure reads in one line of text
     "mean_tokens": "mean tokens", "ended": "ended", "distinct_1": "distinct-1", "distinct_2": "distinct-2",
     "repeated_4grams": "repeated 4-grams", "well_formed": "well formed", "title_foods_used": "title foods used",
     "ingredients_used": "ingredients used", "foods_listed": "foods listed", "extra_foods": "extra foods",
+    "distinct_titles": "distinct titles", "dish_drift": "dish drift",
 }
-_SHARES = {"ended", "repeated_4grams", "well_formed", "title_foods_used", "ingredients_used", "foods_listed"}
+_SHARES = {"ended", "repeated_4grams", "well_formed", "title_foods_used", "ingredients_used", "foods_listed",
+           "distinct_titles"}
 
 
 def format_measure(name: str, value: float) -> str:
@@ -177,7 +197,7 @@ def format_measure(name: str, value: float) -> str:
         return "-"
     if name in _SHARES:
         return f"{value:.1%}"
-    return f"{value:.1f}" if name in ("mean_tokens", "extra_foods") else f"{value:.3f}"
+    return f"{value:.1f}" if name in ("mean_tokens", "extra_foods", "dish_drift") else f"{value:.3f}"
 
 
 def describe_measures(measures: dict[str, float]) -> str:

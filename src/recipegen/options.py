@@ -24,6 +24,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 def decoding_options(command: Any) -> Any:
     """The steering options of generate and evaluate; each defaults to the run's sample.* setting."""
     options = [
+        click.option("--title-temperature", type=float, metavar="T",
+                     help="Draw each title at T where the recipe's temperature is lower, so careful recipes are "
+                          "not all the same dish; 0 = the recipe's (default: the run's sample.title_temperature)."),
         click.option("--no-repeat-ngram", type=int, metavar="N",
                      help="Never repeat an N-token phrase within a section of a recipe; 0 = off "
                           "(default: the run's sample.no_repeat_ngram)."),

@@ -144,23 +144,45 @@ def food_json(recipe: Any, foods: set[str]) -> dict[str, list[str]]:
         result |= {"ingredients_used": use.used, "ingredients_unused": use.unused, "extra_foods": use.extra}
     return result
 
+
 def measures_table(result: dict[str, Any]) -> str:
     """One row per measure; a column per temperature, and real recipes as the yardstick."""
     columns = [(f"T={row['temperature']:g}", row) for row in result["by_temperature"]]
     columns.append((f"real ({result['real']['samples']})", result["real"]))
-    names = [name for name in LABELS if name in result["real"]]
-    width = max(len(LABELS[name]) for name in names)
+    labels = LABELS | REALISM_LABELS
+    names = [name for name in labels if any(name in row for _, row in columns)]
+    width = max(len(labels[name]) for name in names)
     widths = [max(8, len(title)) for title, _ in columns]
     off = {"no_repeat_ngram": 0, "repetition_penalty": 0.0, "ingredient_bias": 0.0, "unlisted_penalty": 0.0,
-           "best_of": 1, "top_k": None, "top_p": None}
+           "best_of": 1, "top_k": None, "top_p": None, "min_p": None, "title_temperature": 0.0}
     steering = ", ".join(f"{key} {value:g}" for key, value in result["decoding"].items() if off.get(key) != value)
     lines = [f"{result['count']} samples after {result['prompt']!r}, at most {result['max_tokens']} tokens, "
              f"seed {result['seed']}, {steering or 'plain sampling'}:",
              f"  {'':<{width}}  " + "  ".join(f"{title:>{w}}" for (title, _), w in zip(columns, widths))]
     for name in names:
-        cells = (f"{format_measure(name, row[name]):>{w}}" for (_, row), w in zip(columns, widths))
-        lines.append(f"  {LABELS[name]:<{width}}  " + "  ".join(cells))
+        cells = (f"{_measure(name, row.get(name)):>{w}}" for (_, row), w in zip(columns, widths))
+        lines.append(f"  {labels[name]:<{width}}  " + "  ".join(cells))
+    for title, row in columns[:-1]:
+        if row.get("realism", {}).get("betraying"):
+            lines.append(f"  {title} gives itself away by: {', '.join(row['realism']['betraying'])}; "
+                         f"real recipes have: {', '.join(row['realism']['missing'])}")
     return "\n".join(lines)
+
+
+# How a classifier tells samples from real recipes, and how much they copy (realism.py).
+REALISM_LABELS = {"realism_auc": "realism AUC", "copied_ngrams": "copied 8-grams", "longest_copied": "longest copied"}
+
+
+def _measure(name: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if name == "realism_auc":
+        return f"{value:.3f}"
+    if name == "copied_ngrams":
+        return f"{value:.1%}"
+    if name == "longest_copied":
+        return f"{value}"
+    return format_measure(name, value)
 
 def strict_json(value: Any) -> Any:
     """NaN and infinity as null: JSON has no such numbers, and strict parsers reject Python's NaN."""

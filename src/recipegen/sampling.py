@@ -1,14 +1,14 @@
 """Samplers: small pure functions from next-token logits to token ids.
 
-Temperature divides the *logits* (0 means greedy: the argmax, no division); top-k and top-p
-are filters that set every excluded logit to -inf, applied after temperature (so top-p's
+Temperature divides the *logits* (0 means greedy: the argmax, no division); top-k, top-p and
+min-p are filters that set every excluded logit to -inf, applied after temperature (so top-p's
 nucleus is taken from the distribution that is actually sampled) and composable with each
 other. Randomness is stateless and comes only from the ``seed`` argument, so the same seed
 always draws the same tokens.
 
 Each setting is either a Python number, which fixes the graph when a decoder is traced (the
 ``Generator`` traces one decoder per setting), or a scalar tensor decided on every call, as in
-an exported model whose settings are inputs; as tensors, top-k 0 and top-p 1 mean no filter.
+an exported model whose settings are inputs; as tensors, top-k 0, top-p 1 and min-p 0 mean no filter.
 """
 
 from __future__ import annotations
@@ -40,14 +40,31 @@ def top_p_filter(logits: tf.Tensor, p: float | tf.Tensor) -> tf.Tensor:
     return tf.where(logits < threshold, NEG_INF, logits)
 
 
+def min_p_filter(logits: tf.Tensor, p: float | tf.Tensor) -> tf.Tensor:
+    """Keep the tokens at least p times as likely as the most likely one (min-p, Nguyen et al. 2024).
+
+    Unlike a low temperature, it leaves the odds between the tokens it keeps as they are; unlike
+    top-p, it keeps many tokens where the model is unsure and few where it is sure.
+    """
+    return tf.where(logits < tf.reduce_max(logits, axis=-1, keepdims=True) + tf.math.log(p), NEG_INF, logits)
+
+
 def sampled_logits(logits: tf.Tensor, temperature: float | tf.Tensor, top_k: int | tf.Tensor | None = None,
-                   top_p: float | tf.Tensor | None = None) -> tf.Tensor:
-    """The logits whose softmax is the distribution actually sampled from (temperature 0: unscaled)."""
-    logits = _either(temperature > 0, lambda: logits / temperature, lambda: logits)
+                   top_p: float | tf.Tensor | None = None, min_p: float | tf.Tensor | None = None,
+                   row_temperature: tf.Tensor | None = None) -> tf.Tensor:
+    """The logits whose softmax is the distribution actually sampled from (temperature 0: unscaled).
+
+    ``row_temperature`` (batch,), when given, divides each row instead of ``temperature``, which
+    then only decides between sampling and greedy decoding (a title drawn hotter than its directions).
+    """
+    divisor = temperature if row_temperature is None else row_temperature[:, None]
+    logits = _either(temperature > 0, lambda: logits / divisor, lambda: logits)
     if top_k is not None:
         logits = _either(top_k > 0, lambda: top_k_filter(logits, top_k), lambda: logits)
     if top_p is not None:
         logits = _either(top_p < 1, lambda: top_p_filter(logits, top_p), lambda: logits)
+    if min_p is not None:
+        logits = _either(min_p > 0, lambda: min_p_filter(logits, min_p), lambda: logits)
     return logits
 
 
@@ -57,11 +74,13 @@ def sample_next(
     temperature: float | tf.Tensor = 1.0,
     top_k: int | tf.Tensor | None = None,
     top_p: float | tf.Tensor | None = None,
+    min_p: float | tf.Tensor | None = None,
+    row_temperature: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """One token id per row of ``logits`` (batch, vocab); ``seed`` is a shape-(2,) int tensor."""
     return _either(
         temperature > 0,
-        lambda: sample_categorical(sampled_logits(logits, temperature, top_k, top_p), seed),
+        lambda: sample_categorical(sampled_logits(logits, temperature, top_k, top_p, min_p, row_temperature), seed),
         lambda: tf.argmax(logits, axis=-1, output_type=tf.int32),
     )
 
