@@ -18,6 +18,7 @@ recipes, which share stock phrases with the training recipes too.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -72,8 +73,8 @@ def realism(samples: Sequence[str], real: Sequence[str], folds: int = FOLDS, see
     as the ROC AUC of its out-of-fold scores over ``folds`` stratified folds.
 
     The n-grams and their idf are read from all the texts (no label is used for that); only the
-    weights are fit within each fold. The n-grams named are those that move a typical text's score
-    most, either way: weight (fit on all the texts) times the n-gram's mean tf-idf.
+    weights are fit within each fold. The n-grams named are those of largest weight either way, fit
+    on all the texts: with rows of unit length, the weight says how much one use moves a text's score.
     """
     texts = list(samples) + list(real)
     labels = np.array([1.0] * len(samples) + [0.0] * len(real), dtype=np.float32)
@@ -90,8 +91,7 @@ def realism(samples: Sequence[str], real: Sequence[str], folds: int = FOLDS, see
         classifier.fit(fold_of != fold, labels)
         scores[fold_of == fold] = classifier.scores(fold_of == fold)
     weights = classifier.fit(np.ones(len(texts), dtype=bool), labels)
-    lean = weights
-    named = [(classifier.vocabulary[i], float(lean[i])) for i in np.argsort(lean)]
+    named = [(classifier.vocabulary[i], float(weights[i])) for i in np.argsort(weights)]
     return Realism(roc_auc(scores, labels), len(samples), len(real),
                    betraying=[pair for pair in reversed(named[-TOP:]) if pair[1] > 0],
                    missing=[pair for pair in named[:TOP] if pair[1] < 0])
@@ -123,33 +123,42 @@ class _Classifier:
         features = np.log1p(counts) * idf
         self.features = (features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)).astype(
             np.float32)
-        self._unit = keras.layers.Dense(1, kernel_initializer="zeros", kernel_regularizer=keras.regularizers.L2(L2))
+        self._unit = keras.layers.Dense(1)
         self._unit.build((None, self.features.shape[1]))
-        self._optimizer = keras.optimizers.SGD(LEARNING_RATE)
-        self._optimizer.build(self._unit.trainable_variables)
-        unit, optimizer = self._unit, self._optimizer
-        start = [(variable, tf.constant(variable.numpy())) for variable in [*unit.variables, *optimizer.variables]]
-
-        @tf.function(reduce_retracing=True)
-        def steps(features: tf.Tensor, labels: tf.Tensor) -> None:
-            for variable, value in start:  # zero weights, a fresh optimizer (its learning rate kept)
-                variable.assign(value)
-            for _ in tf.range(STEPS):
-                with tf.GradientTape() as tape:
-                    logits = unit(features)[:, 0]
-                    loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
-                    loss += tf.add_n(unit.losses)
-                optimizer.apply_gradients(zip(tape.gradient(loss, unit.trainable_variables), unit.trainable_variables))
-
-        self._steps = steps
 
     def fit(self, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Fit on the texts where ``rows`` is true; the n-grams' weights."""
-        self._steps(self.features[rows], labels[rows])
+        """Fit on the texts where ``rows`` is true, from zero weights; the n-grams' weights."""
+        kernel, bias = _gradient_descent()(self.features[rows], labels[rows])
+        self._unit.set_weights([kernel.numpy(), bias.numpy()])
         return self._unit.kernel.numpy()[:, 0]
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         return self._unit(self.features[rows]).numpy()[:, 0]
+
+
+@functools.cache
+def _gradient_descent():
+    """The logistic regression's fit, traced once for every classifier and fold (a function per
+    classifier would be traced anew each time, which TensorFlow warns about): full-batch gradient
+    descent on the mean cross-entropy plus an L2 penalty, from zero weights, so the same texts and
+    labels always give the same weights."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def fit(features: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        kernel, bias = tf.zeros([tf.shape(features)[1], 1]), tf.zeros([1])
+        for _ in tf.range(STEPS):
+            tf.autograph.experimental.set_loop_options(shape_invariants=[(kernel, tf.TensorShape([None, 1]))])
+            with tf.GradientTape() as tape:
+                tape.watch([kernel, bias])
+                logits = tf.matmul(features, kernel)[:, 0] + bias[0]
+                loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+                loss += L2 * tf.reduce_sum(tf.square(kernel))
+            kernel_gradient, bias_gradient = tape.gradient(loss, [kernel, bias])
+            kernel, bias = kernel - LEARNING_RATE * kernel_gradient, bias - LEARNING_RATE * bias_gradient
+        return kernel, bias
+
+    return fit
 
 
 def roc_auc(scores: Sequence[float] | np.ndarray, labels: Sequence[float] | np.ndarray) -> float:
