@@ -66,3 +66,15 @@ def test_copied_ngrams_and_the_longest_copied_run():
     assert result["longest_copied"] == 4  # 3 4 5 6
     assert copying([np.array([90, 91, 92, 93])], index) == {"copied_ngrams": 0.0, "longest_copied": 0}
     assert math.isnan(copying([np.array([1, 2])], index)["copied_ngrams"])  # shorter than one n-gram
+
+
+def test_real_recipes_are_drawn_at_random_not_the_first_in_corpus_order():
+    from recipegen.evaluate import chosen
+
+    texts = [f"recipe for {letter} dish" for letter in "abcdefghijklmnopqrstuvwxyz"]  # alphabetical, as corpora are
+    drawn = chosen(texts, 5, seed=42)
+    assert drawn == chosen(texts, 5, seed=42), "seeded"
+    assert len(set(drawn)) == 5 and set(drawn) <= set(texts)
+    assert drawn == sorted(drawn, key=texts.index), "in their order"
+    assert drawn != texts[:5]
+    assert chosen(texts, 100, seed=1) == texts

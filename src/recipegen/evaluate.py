@@ -122,11 +122,21 @@ def longest_recipe(texts: Sequence[str], tokenizer: Tokenizer) -> int:
     return max((len(tokenizer.tokens(text)) for text in texts), default=1)
 
 
+def chosen(texts: Sequence[str], count: int, seed: int) -> list[str]:
+    """``count`` of ``texts`` drawn at random (seeded), in their order. Held-out recipes keep the
+    corpus's order, often alphabetical by title: its first ``count`` would be a yardstick of dishes
+    whose names start with "a", which a classifier tells from any model's samples by the title alone."""
+    if count >= len(texts):
+        return list(texts)
+    picked = np.random.default_rng(seed).choice(len(texts), size=count, replace=False)
+    return [texts[i] for i in sorted(picked)]
+
+
 def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequence[float], max_tokens: int | None,
                 seed: int, batch_size: int = 32, decoding: Decoding | None = None) -> dict:
     """``count`` samples of a run at each temperature, measured, and as many of ``texts`` (real
-    recipes in training form) measured alike. ``max_tokens`` defaults to the longest of ``texts``;
-    ``decoding`` (its temperature aside) to the run's sample settings."""
+    recipes in training form, drawn at random with ``seed``) measured alike. ``max_tokens``
+    defaults to the longest of ``texts``; ``decoding`` (its temperature aside) to the run's sample settings."""
     generator = Generator.from_run(run)
     decoding = decoding or configured_decoding(run.config.sample)
     prompt = run.config.sample.prompt
@@ -137,7 +147,8 @@ def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequen
     if max_tokens is None:
         max_tokens = longest_recipe(texts, run.tokenizer)
     foods = run.foods()
-    real_tokens = [run.tokenizer.tokens(text) for text in texts[:count]]
+    real_texts = chosen(texts, count, seed)
+    real_tokens = [run.tokenizer.tokens(text) for text in real_texts]
     real_reading = [reading(tokens, run.tokenizer) for tokens in real_tokens]
     index = copy_index(run)
     ids = {token: i for i, token in enumerate(generator.vocabulary)}
@@ -156,7 +167,7 @@ def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequen
         by_temperature.append({"temperature": temperature} | measured | {"realism_auc": told.auc}
                               | copied(written) | {"realism": told.as_dict()})
         stopping.check()
-    real = reference_samples(texts[:count], prompt_tokens, max_tokens, run.template, run.tokenizer)
+    real = reference_samples(real_texts, prompt_tokens, max_tokens, run.template, run.tokenizer)
     settings = {key: value for key, value in dataclasses.asdict(decoding).items() if key != "temperature"}
     return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed, "decoding": settings,
             "by_temperature": by_temperature, "real": text_measures(real, foods) | copied(real_tokens),
