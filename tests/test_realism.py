@@ -78,3 +78,16 @@ def test_real_recipes_are_drawn_at_random_not_the_first_in_corpus_order():
     assert drawn == sorted(drawn, key=texts.index), "in their order"
     assert drawn != texts[:5]
     assert chosen(texts, 100, seed=1) == texts
+
+
+def test_the_table_names_what_gives_the_samples_away_each_n_gram_quoted():
+    from recipegen.render import measures_table
+
+    realism_of_samples = {"auc": 0.9, "samples": 10, "real": 10, "betraying": ["stir until", ", about"],
+                          "missing": ["drop"]}
+    result = {"count": 10, "prompt": "recipe for", "max_tokens": 50, "seed": 1, "decoding": {},
+              "by_temperature": [{"temperature": 0.5, "realism_auc": 0.9, "realism": realism_of_samples}],
+              "real": {"samples": 10}}
+    table = measures_table(result)
+    assert "realism AUC" in table and "0.900" in table
+    assert 'T=0.5 gives itself away by: "stir until", ", about"; real recipes have: "drop"' in table

@@ -164,9 +164,14 @@ def measures_table(result: dict[str, Any]) -> str:
         lines.append(f"  {labels[name]:<{width}}  " + "  ".join(cells))
     for title, row in columns[:-1]:
         if row.get("realism", {}).get("betraying"):
-            lines.append(f"  {title} gives itself away by: {', '.join(row['realism']['betraying'])}; "
-                         f"real recipes have: {', '.join(row['realism']['missing'])}")
+            lines.append(f"  {title} gives itself away by: {_quoted(row['realism']['betraying'])}; "
+                         f"real recipes have: {_quoted(row['realism']['missing'])}")
     return "\n".join(lines)
+
+
+def _quoted(grams: list[str]) -> str:
+    """n-grams quoted, since many hold punctuation tokens: '"stir until", ", about"'."""
+    return ", ".join(f'"{gram}"' for gram in grams)
 
 
 # How a classifier tells samples from real recipes, and how much they copy (realism.py).
