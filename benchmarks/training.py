@@ -52,6 +52,21 @@ ARMS = {  # name: (what it is, config overrides, None for the book's own pipelin
                                    {**TIED_SAMPLED, "model.units": 256}),
     "tied-sampled-512-layers-2": ("tied, sampled 512, two LSTMs of 128", {**TIED_SAMPLED, "model.layers": 2}),
     "default": ("the config as it is", {}),
+    # The sampled, tied default's schedule and regularization, re-tuned at equal time.
+    "plateau-1": ("the learning rate halved after 1 epoch without a better held-out loss (not 2)",
+                  {"train.reduce_lr_patience": 1}),
+    "lr-0.005": ("learning rate 0.005", {"train.learning_rate": 0.005}),
+    "lr-0.02": ("learning rate 0.02", {"train.learning_rate": 0.02}),
+    "decay-0.9": ("the learning rate times 0.9 after every epoch", {"train.lr_decay": 0.9}),
+    "decay-0.8": ("the learning rate times 0.8 after every epoch", {"train.lr_decay": 0.8}),
+    "lr-0.02-decay-0.8": ("learning rate 0.02, times 0.8 after every epoch",
+                          {"train.learning_rate": 0.02, "train.lr_decay": 0.8}),
+    "dropout-0.1": ("dropout 0.1", {"model.dropout": 0.1}),
+    "clip-0.25": ("gradients clipped to norm 0.25", {"train.clipnorm": 0.25}),
+    "dropout-0.3": ("dropout 0.3", {"model.dropout": 0.3}),
+    "locked": ("locked dropout 0.3 and word dropout 0.1", {"model.dropout": 0.3, "model.locked_dropout": True,
+                                                          "model.embedding_dropout": 0.1}),
+    "layers-2": ("two LSTMs of 256", {"model.layers": 2}),
     "book": ("book (pad/truncate 200, batch-then-shuffle, unmasked loss, batch 32, lr 0.001)", None),
 }
 DEFAULT_ARMS = "full,sampled-128,sampled-512,sampled-2048,tied,tied-sampled-512,tied-sampled-512-units-256"
@@ -138,7 +153,7 @@ def main() -> int:
 def recipegen_arm(config, data, run_dir: Path) -> dict:
     """``recipegen train`` as the arm's config says, then its kept model scored with the full softmax."""
     from recipegen.evaluate import Scorer
-    from recipegen.pipeline import count_targets, epoch_windows, make_dataset
+    from recipegen.pipeline import batches_dataset, count_targets, epoch_windows, recipe_batches
     from recipegen.run import load_run
     from recipegen.train import train
 
@@ -155,7 +170,7 @@ def recipegen_arm(config, data, run_dir: Path) -> dict:
                                 (config.seed, epoch))
         positions += windows.shape[0] * (windows.shape[1] - 1)
         real += count_targets(windows)
-    score = Scorer(run.model)(make_dataset(data.heldout_windows, 64))
+    score = Scorer(run.model)(batches_dataset(recipe_batches(data.heldout_sequences, 64)))
     return {"real_tokens_per_s": real / step_seconds, "positions_per_s": positions / step_seconds,
             "heldout_perplexity": score.perplexity, "heldout_tokens": score.tokens, "epochs": len(history),
             "best_epoch": result.metrics["best_epoch"], "parameters": result.metrics["parameters"],
@@ -168,7 +183,7 @@ def book_arm(config, data, minutes: float) -> dict:
 
     from recipegen.evaluate import Scorer
     from recipegen.model import build_model
-    from recipegen.pipeline import count_targets, make_dataset, pad_windows
+    from recipegen.pipeline import batches_dataset, count_targets, pad_windows, recipe_batches
 
     keras.utils.set_random_seed(config.seed)
     book_windows = pad_windows(data.train_sequences, BOOK_SEQUENCE_LENGTH)
@@ -193,7 +208,7 @@ def book_arm(config, data, minutes: float) -> dict:
     book_model.fit(book_data, epochs=10_000, callbacks=[Budget()], verbose=0, shuffle=False)  # tf.data shuffles
     wall = time.perf_counter() - started
     epochs = len(epoch_seconds)
-    score = Scorer(book_model)(make_dataset(data.heldout_windows, 64))
+    score = Scorer(book_model)(batches_dataset(recipe_batches(data.heldout_sequences, 64)))
     return {"real_tokens_per_s": count_targets(book_windows) * epochs / sum(epoch_seconds),
             "positions_per_s": book_windows.shape[0] * (book_windows.shape[1] - 1) * epochs / sum(epoch_seconds),
             "heldout_perplexity": score.perplexity, "heldout_tokens": score.tokens, "epochs": epochs,
@@ -202,14 +217,10 @@ def book_arm(config, data, minutes: float) -> dict:
 
 
 def trigram_row(data) -> dict:
-    import numpy as np
-
     from recipegen.ngram import KneserNeyTrigram
-    from recipegen.pipeline import PAD_ID
-
     started = time.perf_counter()
     trigram = KneserNeyTrigram(data.train_sequences, vocab_size=len(data.vocabulary) - 1)
-    score = trigram.score([row[: np.count_nonzero(row != PAD_ID)] for row in data.heldout_windows])
+    score = trigram.score(data.heldout_sequences)
     seconds = time.perf_counter() - started
     return {"real_tokens_per_s": None, "positions_per_s": None, "heldout_perplexity": score.perplexity,
             "heldout_tokens": score.tokens, "epochs": None, "best_epoch": None, "parameters": None,
