@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "recipegen"
 WITHOUT_TENSORFLOW = ["config", "text", "templates", "measures", "ngram", "foods", "decoding", "score", "data",
-                      "errors", "finetune", "realism"]
+                      "errors", "finetune", "realism", "paths"]
 
 
 @pytest.mark.parametrize("module", WITHOUT_TENSORFLOW)

@@ -62,3 +62,32 @@ def test_jsonl_refuses_json_and_a_missing_directory(tiny_run, tmp_path):
     assert both.exit_code == 2 and "--json and --jsonl" in both.output
     nowhere = generate_jsonl(tiny_run, tmp_path / "missing" / "a.jsonl")
     assert nowhere.exit_code == 2 and "--jsonl" in nowhere.output and "missing" in nowhere.output
+
+
+def test_a_symlink_keeps_its_link_and_its_target_gets_the_recipes(tiny_run, tmp_path):
+    target = tmp_path / "kept" / "recipes.jsonl"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    result = generate_jsonl(tiny_run, link, "-n", 2, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target
+    assert len(target.read_text().splitlines()) == 2 and "old" not in target.read_text()
+
+
+def test_a_fifo_is_written_to_as_a_stream_and_stays_a_fifo(tiny_run, tmp_path):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "recipes.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = generate_jsonl(tiny_run, fifo, "-n", 3, "--seed", 1)
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode), "the FIFO was replaced by a file"
+    assert [json.loads(line)["index"] for line in received[0].splitlines()] == [0, 1, 2]

@@ -201,10 +201,13 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     _start_tensorflow()
     from recipegen.decoding import Request, SettingError, configured_decoding
     from recipegen.generate import Generator
+    from recipegen.paths import refuse_overlap
     from recipegen.render import generation_json, generation_text, unknown_words_warning
     from recipegen.run import load_run
 
     run = load_run(run_path)
+    if jsonl_path is not None and str(jsonl_path) != "-":
+        refuse_overlap("--jsonl", jsonl_path, [("the run", run.path)])
     generator = Generator.from_run(run, jit_compile=xla)
     prompt = run.config.sample.prompt if prompt is None else prompt
     max_tokens = run.max_tokens() if max_tokens is None else max_tokens

@@ -38,6 +38,7 @@ from recipegen import stopping
 from recipegen.decoding import MAX_TOKENS, Decoding
 from recipegen.errors import ExportError
 from recipegen.generate import Generator
+from recipegen.paths import refuse_overlap
 from recipegen.run import Run, load_run, sync
 from recipegen.text import CHARS, END_TOKEN, INFIX, MARKERS, NO_SPACE_AFTER, NO_SPACE_BEFORE, SEPARATOR, UNK_ID
 
@@ -58,6 +59,7 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
     first (a directory cannot be renamed over a non-empty one) and deleted with it.
     """
     out = Path(out)
+    refuse_overlap("OUT", out, [("the run", Path(run_dir))])
     _check_destination(out, overwrite)
     archive = build_archive(load_run(run_dir))
     out.parent.mkdir(parents=True, exist_ok=True)

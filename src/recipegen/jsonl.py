@@ -2,7 +2,8 @@
 
 Each batch is written as soon as it is decoded and then dropped, so memory does not grow with
 the number of recipes; a file is written under a temporary name beside it (run.replacing) and a
-stop asked for (stopping.py) is acted on between batches.
+stop asked for (stopping.py) is acted on between batches. A FIFO or a device is written to as a
+stream, and a symlink's target replaced, never the link or the FIFO themselves.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def write_jsonl(path: Path, generations: Any, count: int, foods: set[str] | None
     with click.progressbar(length=count, label=f"{count:,} recipes to {target}", file=sys.stderr) as bar:
         if str(path) == "-":
             write(sys.stdout, bar)
-        else:
-            with replacing(path, suffix=".jsonl.tmp") as tmp, tmp.open("w", encoding="utf-8") as stream:
+        elif path.exists() and not path.is_file():  # a FIFO or a device: a stream to write to, never replaced
+            with path.open("w", encoding="utf-8") as stream:
+                write(stream, bar)
+        else:  # through a symlink, its target is replaced and the link kept
+            with replacing(path.resolve(), suffix=".jsonl.tmp") as tmp, tmp.open("w", encoding="utf-8") as stream:
                 write(stream, bar)

@@ -56,6 +56,7 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     which continues a run with its own config."""
     from recipegen.config import load_config, parse_override
     from recipegen.finetune import based_config, read_base
+    from recipegen.paths import refuse_overlap
 
     if resume_dir is not None:
         given = [name for name, value in (("--config", config_path), ("--data", data), ("--out", out),
@@ -72,6 +73,8 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     if tensorboard:
         values["train.tensorboard"] = True
     config = load_config(config_path or DEFAULT_CONFIG, values)
+    if out is not None:
+        refuse_overlap("--out", out, [("--init-from", init_from), ("the corpus", Path(config.data.path))])
     if init_from is None:
         return config, None
     base = read_base(init_from)
