@@ -1,6 +1,6 @@
 """``python -m recipegen ...``: the same command as ``recipegen ...``."""
 
-from recipegen.cli import main
+from recipegen.entry import main
 
 if __name__ == "__main__":
     main()
