@@ -88,3 +88,4 @@ def test_export_never_writes_onto_into_or_around_its_run(own_run, where):
     result = invoke("export", own_run, out, "--overwrite")
     refused(result, "OUT")
     assert checksums(own_run) == before
+

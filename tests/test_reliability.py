@@ -394,3 +394,30 @@ def test_a_reader_that_goes_away_ends_generate_quietly(tiny_run):
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
     assert result.returncode == 141, result.stderr  # as any program whose reader has gone: 128 + SIGPIPE
     assert result.stderr == ""
+
+
+def test_an_unexpected_error_of_many_lines_is_told_in_its_first(tiny_run, monkeypatch):
+    import recipegen.info
+
+    def fails(*args, **kwargs):
+        raise ValueError("the first line\n  File 'graph.py', line 1\n    op = ...\n")
+
+    monkeypatch.setattr(recipegen.info, "describe_run", fails)
+    result = invoke("info", tiny_run)
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: ValueError: the first line (run with --debug for the traceback)")
+
+
+@pytest.mark.slow  # processes of their own
+@needs_entry_point
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
+def test_a_closed_stdout_or_stderr_is_written_nowhere_and_the_command_exits_as_it_would(tiny_run, closed):
+    for args, code in ((f"info {tiny_run}", 0), ("--version", 0), ("info /nowhere/at/all", 2)):
+        result = subprocess.run(["bash", "-c", f"{RECIPEGEN} {args} {closed}"], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == code, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        if closed.startswith(">&-"):
+            assert result.stdout == ""
+        elif code == 0:
+            assert result.stdout, "stdout still open: the result is there"

@@ -73,7 +73,13 @@ class RecipegenGroup(click.Group):
         except Exception as e:
             if debug:
                 raise
-            raise click.ClickException(f"{type(e).__name__}: {e} (run with --debug for the traceback)") from None
+            raise click.ClickException(f"{type(e).__name__}: {_first_line(str(e))} "
+                                       f"(run with --debug for the traceback)") from None
+
+
+def _first_line(message: str) -> str:
+    """An unexpected error's first line: TensorFlow's messages go on with many lines of stack frames."""
+    return next((line.strip() for line in message.splitlines() if line.strip()), "")
 
 
 @click.group(cls=RecipegenGroup)

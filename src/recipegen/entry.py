@@ -9,6 +9,7 @@ command's first safe point.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -19,6 +20,23 @@ def main() -> None:
         stopping.install()
     except KeyboardInterrupt:  # before the handler was in place: nothing has started
         sys.exit(130)
+    _fill_closed_streams()
     from recipegen.cli import main as run
 
     run()
+
+
+def _fill_closed_streams() -> None:
+    """A command started with stdout or stderr closed (`recipegen ... >&-`) writes them to /dev/null.
+
+    Python leaves ``sys.stdout`` None there, and every command ended in a traceback; worse, the next
+    file opened would take descriptor 1 or 2 and receive whatever a library prints. With the
+    descriptor taken by /dev/null, the command runs as with its output discarded, and exits as it would.
+    """
+    for descriptor, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
+            setattr(sys, name, open(descriptor, "w", encoding="utf-8", closefd=False))
