@@ -5,12 +5,12 @@
 
 A full-template run (``configs/full.toml`` trained through ``recipegen train`` for ``--minutes``,
 or ``--model``) is given, for each of N held-out recipes, that recipe's title and ingredient list,
-and writes the directions: with plain sampling, with each kind of guidance alone, and with the
+and writes the directions: with plain sampling, with each kind of steering alone, and with the
 run's defaults (``sample.*`` of its config), at temperatures 1.0 and 0.5. Each row is measured
-beside the same measures of the real held-out directions (README, "Measures of samples"):
+beside the same measures of the real held-out directions (docs/generation.md, "Measures of samples"):
 given ingredients used, extra foods per recipe, title foods used, repeated 4-grams, distinct-2,
 ended, mean tokens, and recipes per second, decoded in batches of 32 recipes, so the cost of
-guidance shows as a ratio to plain sampling measured in the same run.
+steering shows as a ratio to plain sampling measured in the same run.
 
 A second table samples whole recipes after "recipe for" (as ``recipegen generate`` does) with
 plain sampling and with the defaults, for the full run and, with ``--book``, a book-template run.
@@ -95,7 +95,7 @@ def train_full_run(data: Path, minutes: float, workdir: Path | None) -> Path:
 
 def given_recipes(run, count: int) -> dict:
     """The first ``count`` held-out recipes that have an ingredient list: what to give, and their real directions."""
-    from recipegen.generate import Request
+    from recipegen.generation.samples import Request
     from recipegen.measures import SampleText
     from recipegen.run import read_heldout
     from recipegen.templates import parse_recipe
@@ -116,9 +116,9 @@ def given_recipes(run, count: int) -> dict:
 
 
 def arms(run) -> list[tuple[str, dict]]:
-    """Plain sampling, each guidance alone at the run's strength (or a typical one where the run's is
+    """Plain sampling, each steering alone at the run's strength (or a typical one where the run's is
     off), and the run's defaults."""
-    from recipegen.generate import configured_decoding
+    from recipegen.generation.settings import configured_decoding
 
     defaults = configured_decoding(run.config.sample)
     plain = dict(no_repeat_ngram=0, repetition_penalty=0.0, ingredient_bias=0.0, unlisted_penalty=0.0, best_of=1)
@@ -133,7 +133,7 @@ def arms(run) -> list[tuple[str, dict]]:
 
 
 def conditioned(run, given: dict) -> list[dict]:
-    from recipegen.generate import Generator
+    from recipegen.generation.generator import Generator
     from recipegen.measures import text_measures
 
     generator, foods, requests = Generator.from_run(run), run.foods(), given["requests"]
@@ -158,7 +158,8 @@ def conditioned(run, given: dict) -> list[dict]:
 def whole_recipes(run, count: int) -> list[dict]:
     """``count`` recipes after the run's prompt, plain and with its defaults, beside its held-out recipes."""
     from recipegen.evaluate import longest_recipe, measure_samples, reference_samples
-    from recipegen.generate import Decoding, Generator, configured_decoding
+    from recipegen.generation.generator import Generator
+    from recipegen.generation.settings import Decoding, configured_decoding
     from recipegen.run import read_heldout
 
     generator, foods, texts = Generator.from_run(run), run.foods(), read_heldout(run.path)

@@ -142,9 +142,9 @@ def train_arm(arm: str, config, data, args) -> dict:
     import tensorflow as tf
 
     from recipegen.evaluate import Scorer
+    from recipegen.loss import sampled_loss_sum
     from recipegen.model import RecipeModel, Recurrence, build_model, dense_gradients, output_head
     from recipegen.pipeline import batches_dataset, recipe_batches
-    from recipegen.sampled import sampled_loss_sum
 
     keras.utils.set_random_seed(config.seed)
     model: RecipeModel = build_model(config.model, len(data.vocabulary))

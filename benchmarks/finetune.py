@@ -192,8 +192,8 @@ def jsonl_rows(base_dir: Path, work: Path) -> dict:
     import io
 
     from recipegen.cli import run_command
-    from recipegen.decoding import configured_decoding
-    from recipegen.generate import Generator
+    from recipegen.generation.generator import Generator
+    from recipegen.generation.settings import configured_decoding
     from recipegen.jsonl import write_jsonl
     from recipegen.run import load_run
 

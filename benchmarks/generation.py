@@ -41,7 +41,8 @@ import tensorflow as tf  # noqa: E402
 from recipegen import config as config_module  # noqa: E402
 from recipegen import run as run_files  # noqa: E402
 from recipegen.config import Config  # noqa: E402
-from recipegen.generate import Generator  # noqa: E402
+from recipegen.files import atomic_write_text, write_json  # noqa: E402
+from recipegen.generation.generator import Generator  # noqa: E402
 from recipegen.model import build_model  # noqa: E402
 from recipegen.text import END_TOKEN  # noqa: E402
 
@@ -96,8 +97,8 @@ def projection_rows_per_second(units: int, vocab_size: int, batch: int, steps: i
 def write_run(model: keras.Model, vocabulary: list[str], directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     run_files.save_model(model, directory / run_files.MODEL_FILE)
-    run_files.write_json(directory / run_files.VOCABULARY_FILE, vocabulary)
-    run_files.atomic_write_text(directory / run_files.CONFIG_FILE, config_module.dumps(Config()))
+    write_json(directory / run_files.VOCABULARY_FILE, vocabulary)
+    atomic_write_text(directory / run_files.CONFIG_FILE, config_module.dumps(Config()))
 
 
 PARTS_SCRIPT = """
@@ -105,7 +106,7 @@ import json, os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 t0 = time.perf_counter()
 import tensorflow, keras
-from recipegen.generate import Generator
+from recipegen.generation.generator import Generator
 from recipegen.run import load_run
 t1 = time.perf_counter()
 run = load_run(sys.argv[1])

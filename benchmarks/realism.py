@@ -169,8 +169,8 @@ def measure(run_dir: Path, temperatures, decoding: dict, max_tokens: int | None,
 
     import numpy as np
 
-    from recipegen.decoding import configured_decoding
     from recipegen.evaluate import chosen, measure_run, score_texts
+    from recipegen.generation.settings import configured_decoding
     from recipegen.realism import reading, realism
     from recipegen.run import load_run, read_heldout
 

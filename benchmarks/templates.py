@@ -7,7 +7,7 @@ Each template trains through the real command (``recipegen train``) with the sam
 from the template (``configs/default.toml`` and ``configs/full.toml``), the same seed and the
 same training-time budget, then ``recipegen evaluate --samples N --json`` samples N recipes at
 each configured temperature and measures them beside N real held-out recipes. The table shows
-the measures (README, "Measures of samples") side by side.
+the measures (docs/generation.md, "Measures of samples") side by side.
 
 Perplexities of the two templates do not compare: the full template's texts hold the
 ingredient lists too, which are more predictable than directions. A missing DATA file is

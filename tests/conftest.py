@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# The console script, for the tests that start `recipegen` as a user or a shell script does.
+RECIPEGEN = shutil.which("recipegen")
+needs_entry_point = pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
 
 RECIPES = [
     {"title": "Buttered Toast", "ingredients": ["2 slices bread", "1 tablespoon butter"],
@@ -66,6 +71,14 @@ def tiny_set_args(overrides: dict | None = None) -> list[str]:
     for key, value in {**TINY_OVERRIDES, **(overrides or {})}.items():
         args += ["--set", f"{key}={json.dumps(value)}"]
     return args
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory holding the test recipes as recipes.json, where relative paths land."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES), encoding="utf-8")
+    return tmp_path
 
 
 @pytest.fixture

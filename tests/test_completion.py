@@ -1,14 +1,14 @@
 """Shell completion through click's own protocol, from the installed ``recipegen`` command."""
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-RECIPEGEN = shutil.which("recipegen")
-pytestmark = pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
+from conftest import RECIPEGEN, needs_entry_point
+
+pytestmark = needs_entry_point
 
 
 def complete(instruction, **env):
@@ -16,6 +16,7 @@ def complete(instruction, **env):
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # starts a process of its own
 @pytest.mark.parametrize("shell, line", [
     ("bash", "complete -o nosort -F _recipegen_completion recipegen"),
     ("zsh", "compdef _recipegen_completion recipegen"),
@@ -41,8 +42,9 @@ def test_bash_completes_commands_and_options():
     assert bash_completions("recipegen", "info", "runs") == ["dir,runs"], "a run directory completes as a directory"
 
 
+@pytest.mark.slow  # starts a process of its own
 def test_completion_does_not_import_tensorflow():
-    code = ("import sys\nfrom recipegen.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+    code = ("import sys\nfrom recipegen.entry import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
             "print('tensorflow' in sys.modules, file=sys.stderr)")
     env = os.environ | {"_RECIPEGEN_COMPLETE": "bash_complete", "COMP_WORDS": "recipegen evaluate --mo",
                         "COMP_CWORD": "2"}

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from recipegen.data import load_corpus, split_corpus
+from recipegen.data import BLAKE2B, CRC32, PERMUTATION, SPLIT_RULE, Split, load_corpus, split_corpus
 from recipegen.errors import DataError
 
 from conftest import RECIPES
@@ -95,9 +95,32 @@ def test_split_is_by_recipe_deterministic_and_disjoint(corpus_path):
     train, held_out = split_corpus(recipes, 0.2, seed=3)
     again_train, again_held_out = split_corpus(recipes, 0.2, seed=3)
     assert (train, held_out) == (again_train, again_held_out)
-    assert len(held_out) == 2 and len(train) == len(recipes) - 2
+    split = Split(3, 0.2).settled(len(recipes))
+    assert held_out == [r for i, r in enumerate(recipes) if split.held_out(i)], "the hash of each position decides"
+    assert len(train) + len(held_out) == len(recipes) and train and held_out
     assert not {r.title for r in train} & {r.title for r in held_out}
     assert split_corpus(recipes, 0.2, seed=4)[1] != held_out or split_corpus(recipes, 0.2, seed=5)[1] != held_out
+
+
+def test_the_older_rule_still_splits_as_it_did(corpus_path):
+    """Runs trained in memory before the rules agreed took a seeded permutation's first share: its exact
+    count, and the same recipes as ever (resumed runs depend on it)."""
+    recipes = load_corpus(corpus_path).recipes
+    train, held_out = split_corpus(recipes, 0.2, seed=3, rule=PERMUTATION)
+    assert len(held_out) == 2 and len(train) == len(recipes) - 2
+    assert [r.title for r in held_out] == ["Garlic Bread", "Hot Cocoa"]  # as it always has for this seed
+    assert SPLIT_RULE == BLAKE2B and split_corpus(recipes, 0.2, seed=3) != (train, held_out), "new runs split anew"
+
+
+def test_the_hash_has_no_pattern_across_positions_or_seeds():
+    """crc32, the streamed runs' old hash, held out positions in runs and much the same recipes for
+    two seeds; the rule of new runs shares a fifth of its held-out recipes between seeds, as chance does."""
+    positions = range(20_000)
+    for rule, fair in ((BLAKE2B, True), (CRC32, False)):
+        held = {seed: {p for p in positions if Split(seed, 0.2, rule).held_out(p)} for seed in (42, 7)}
+        assert 0.18 < len(held[42]) / len(positions) < 0.22
+        shared = len(held[42] & held[7]) / len(held[42])
+        assert (0.17 < shared < 0.23) == fair, (rule, shared)
 
 
 def test_split_keeps_both_sides_non_empty(corpus_path):
@@ -106,3 +129,21 @@ def test_split_keeps_both_sides_non_empty(corpus_path):
     assert len(split_corpus(recipes, 0.99, seed=0)[0]) == 1
     with pytest.raises(DataError, match="at least 2"):
         split_corpus(recipes[:1], 0.5, seed=0)
+
+
+@pytest.mark.parametrize("count", [2, 3, 10])
+@pytest.mark.parametrize("rule", [BLAKE2B, PERMUTATION])
+def test_tiny_corpora_have_a_recipe_on_each_side(count, rule):
+    for seed in range(50):
+        for fraction in (0.01, 0.2, 0.5, 0.99):
+            train, held_out = split_corpus(list(range(count)), fraction, seed, rule)
+            assert train and held_out and sorted(train + held_out) == list(range(count)), (seed, fraction)
+
+
+def test_where_the_hash_leaves_a_side_empty_the_extreme_recipe_moves_across():
+    keys = [Split(0, 0.01).key(p) for p in range(3)]
+    assert not any(Split(0, 0.01).held_out(p) for p in range(3))
+    assert split_corpus(list("abc"), 0.01, seed=0)[1] == ["abc"[keys.index(min(keys))]], "smallest hash held out"
+    keys = [Split(0, 0.99).key(p) for p in range(3)]
+    assert all(Split(0, 0.99).held_out(p) for p in range(3))
+    assert split_corpus(list("abc"), 0.99, seed=0)[0] == ["abc"[keys.index(max(keys))]], "largest kept for training"

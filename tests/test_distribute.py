@@ -6,7 +6,6 @@ machine, each with its own TF_CONFIG, as two machines would.
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -14,10 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RECIPES, TINY_OVERRIDES, tiny_set_args
+from conftest import RECIPEGEN, RECIPES, TINY_OVERRIDES, needs_entry_point, tiny_set_args
 
-RECIPEGEN = shutil.which("recipegen")
-needs_cli = pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
 RUN_FILES = ("model.keras", "vocabulary.json", "config.toml", "history.csv", "metrics.json")
 
 
@@ -67,12 +64,6 @@ def run_workers(workdir: Path, *args, count: int = 2, timeout: float = 240) -> l
             for i, code in enumerate(codes)]
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES), encoding="utf-8")
-    return tmp_path
-
-
 def test_tf_config_is_read_and_checked():
     from recipegen.distribute import read_tf_config
     from recipegen.errors import ConfigError
@@ -92,16 +83,14 @@ def test_tf_config_is_read_and_checked():
         assert str(raised.value).startswith("TF_CONFIG: ")
 
 
-def test_strategy_is_a_config_key_and_a_cli_choice():
-    from recipegen import cli
-    from recipegen.config import STRATEGIES, load_config
+def test_strategy_is_a_config_key():
+    from recipegen.config import load_config
     from recipegen.errors import ConfigError
 
     assert load_config().train.strategy == "default"
     assert load_config(None, {"train.strategy": "mirrored"}).train.strategy == "mirrored"
     with pytest.raises(ConfigError, match="train.strategy = 'tpu' must be one of default, mirrored, multiworker"):
         load_config(None, {"train.strategy": "tpu"})
-    assert cli.STRATEGIES == STRATEGIES
 
 
 @pytest.mark.parametrize("softmax, vocab", [
@@ -152,7 +141,7 @@ def test_resume_refuses_the_multiworker_strategy(tiny_run):
 
 
 @pytest.mark.slow  # processes of their own
-@needs_cli
+@needs_entry_point
 def test_multiworker_without_a_valid_tf_config_is_a_one_line_error(workdir):
     env = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"}
     for tf_config_value, problem in [(None, "not set"), ("{not json", "not valid JSON")]:
@@ -167,7 +156,7 @@ def test_multiworker_without_a_valid_tf_config_is_a_one_line_error(workdir):
 
 
 @pytest.mark.slow  # processes of their own
-@needs_cli
+@needs_entry_point
 def test_mirrored_trains_and_resumes_a_run(workdir):
     """Keras's fit under MirroredStrategy, with the model's own sampled-softmax step."""
     sampled = {"train.softmax": "sampled", "train.sampled_classes": 20, "model.tie_embeddings": True}
@@ -186,7 +175,7 @@ def test_mirrored_trains_and_resumes_a_run(workdir):
 
 
 @pytest.mark.slow  # processes of their own
-@needs_cli
+@needs_entry_point
 def test_two_workers_train_one_run_directory(workdir):
     """Two workers on one machine, each in its own directory as if on its own machine: the chief
     writes the run, the other writes nothing that outlives it, and the result is the model one
@@ -221,7 +210,7 @@ def test_two_workers_train_one_run_directory(workdir):
 
 
 @pytest.mark.slow  # processes of their own
-@needs_cli
+@needs_entry_point
 def test_a_failing_worker_stops_the_others(workdir):
     (workdir / "machine0").mkdir()
     (workdir / "machine0" / "run").mkdir()
@@ -237,7 +226,7 @@ def test_a_failing_worker_stops_the_others(workdir):
 
 
 @pytest.mark.slow  # processes of their own
-@needs_cli
+@needs_entry_point
 def test_a_worker_waiting_for_the_others_stops_on_ctrl_c(workdir):
     """TensorFlow waits for every worker inside its runtime, out of reach of Python's handlers."""
     import signal
@@ -267,7 +256,7 @@ def _listening(port: int) -> bool:
 
 
 @pytest.mark.slow  # processes of their own
-@needs_cli
+@needs_entry_point
 def test_two_workers_train_on_a_streamed_corpus(workdir):
     """data.stream under multiworker: each worker streams the file and takes its share of the batches."""
     (workdir / "recipes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECIPES * 2))

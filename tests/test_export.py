@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from recipegen import export
 from recipegen.cli import cli
 from recipegen.errors import ExportError
-from recipegen.generate import Generator, configured_decoding
+from recipegen.generation.generator import Generator
+from recipegen.generation.settings import configured_decoding
 from recipegen.run import load_run
 from recipegen.text import CHARS, MARKERS, WORDS, tokenize
 
@@ -82,6 +83,7 @@ def call(loaded, prompt, **settings):
             "unknown_words": [t.decode() for t in out["unknown_words"].numpy()]}
 
 
+@pytest.mark.slow  # starts a process of its own
 def test_plain_tensorflow_loads_the_export_and_writes_what_the_generator_writes(exported, generator, decoding,
                                                                                 tmp_path):
     prompt = "Recipe for LEMON toast |"
@@ -141,7 +143,7 @@ def test_defaults_use_the_runs_prompt_and_a_random_seed_that_is_reported(loaded,
     (dict(prompt="zucchini flambé"), "prompt has no word in the vocabulary of the model"),
     (dict(temperature=-1.0), "temperature must be a number >= 0"),
     (dict(top_p=0.0), "top_p must be in (0, 1]"),
-    (dict(top_k=-1), "top_k must be >= 0"),
+    (dict(top_k=-1), "top_k must be an integer >= 1, or 0 (off)"),
     (dict(max_tokens=0), "max_tokens must be from 1 to 100000"),
     (dict(max_tokens=1_000_000_000), "max_tokens must be from 1 to 100000"),
     (dict(no_repeat_ngram=1), "no_repeat_ngram must be 0 (off) or an integer >= 2"),
@@ -198,6 +200,7 @@ def test_characters_are_written_back_as_the_char_tokenizer_writes_them(tokens):
 
 # --- a character-level run --------------------------------------------------------------------------
 
+@pytest.mark.slow  # trains a character-level run of its own, then exports it
 def test_character_level_run_exports_and_matches_the_generator(tmp_path):
     from recipegen.config import load_config
     from recipegen.train import train

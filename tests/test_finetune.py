@@ -122,3 +122,20 @@ def test_a_missing_or_unfinished_base_is_one_line_exit_2(tiny_run, other_corpus,
     assert result.exit_code == 2 and message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_a_base_resumed_since_its_metrics_were_written_is_unfinished(tiny_run, tmp_path):
+    """metrics.json of an earlier finish does not make a run resumed for more epochs a finished base."""
+    from recipegen.errors import RunError
+    from recipegen.finetune import read_base
+
+    base = tmp_path / "base"
+    base.mkdir()
+    for name in ("config.toml", "model.keras", "vocabulary.json", "state.json"):
+        (base / name).write_bytes((tiny_run / name).read_bytes())
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    (base / "metrics.json").write_text(json.dumps(metrics | {"epochs": metrics["epochs"] - 1}))
+    with pytest.raises(RunError, match="has not finished \\(resumed for more epochs since its metrics.json\\)"):
+        read_base(base)
+    (base / "metrics.json").write_text(json.dumps(metrics))
+    assert read_base(base).finished and "model" not in vars(read_base(base)), "the model waits for training"

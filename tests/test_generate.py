@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from recipegen.config import ModelConfig
-from recipegen.generate import Generator
+from recipegen.generation.generator import Generator
 from recipegen.model import build_model
 from recipegen.text import END_TOKEN
 
@@ -75,10 +75,17 @@ def test_prompt_without_known_words_is_an_error():
         Generator(model_for(), VOCABULARY).generate("zucchini flambé")
 
 
-@pytest.mark.parametrize("kwargs", [{"n": 0}, {"max_tokens": 0}, {"temperature": -1}, {"top_k": 0}, {"top_p": 2.0}])
-def test_bad_arguments_raise_before_decoding(kwargs):
-    with pytest.raises(ValueError):
-        Generator(model_for(), VOCABULARY).generate("recipe for", **kwargs)
+@pytest.mark.parametrize("kwargs, setting", [({"n": 0}, "n"), ({"max_tokens": 0}, "max_tokens"),
+                                             ({"temperature": -1}, "temperature"), ({"top_k": 0}, "top_k"),
+                                             ({"top_p": 2.0}, "top_p")])
+def test_bad_arguments_raise_before_decoding(kwargs, setting, monkeypatch):
+    from recipegen.generation.settings import SettingError
+
+    generator = Generator(model_for(), VOCABULARY)
+    monkeypatch.setattr(generator, "_decoder", lambda *args: pytest.fail("the loop was traced or run"))
+    with pytest.raises(SettingError) as refused:
+        generator.generate("recipe for", **kwargs)
+    assert refused.value.setting == setting
 
 
 def test_show_probs_lists_the_sampled_distribution():
@@ -115,7 +122,7 @@ def test_with_everything_off_the_decoder_samples_exactly_as_a_plain_loop_does():
     """The reference: feed the prompt, then step and sample, one Python call per token."""
     import tensorflow as tf
 
-    from recipegen.sampling import sample_next
+    from recipegen.generation.samplers import sample_next
 
     model = model_for("lstm", 2)
     generator = Generator(model, VOCABULARY, template="book", foods={"cake", "salt", "sugar"})
@@ -152,7 +159,7 @@ def full_generator(seed=0):
 
 
 def test_a_given_list_is_written_as_given_after_the_title_the_model_writes():
-    from recipegen.generate import Request
+    from recipegen.generation.samples import Request
 
     # Steering on: markers are then never written out of place, so the parse is the list alone.
     generation = full_generator().generate(n=3, max_tokens=40, seed=4, temperature=1.0, ingredient_bias=1.0,
@@ -166,7 +173,7 @@ def test_a_given_list_is_written_as_given_after_the_title_the_model_writes():
 
 
 def test_a_given_title_comes_first_and_each_request_gets_its_own_rows():
-    from recipegen.generate import Request
+    from recipegen.generation.samples import Request
 
     requests = [Request(title="Lemon rice", ingredients=("rice", "1 lemon")),
                 Request(title="Eggs", ingredients=("2 eggs",))]
@@ -184,7 +191,7 @@ def test_a_given_title_comes_first_and_each_request_gets_its_own_rows():
     ("full", dict(), "a request gives a title, ingredients or both"),
 ])
 def test_requests_a_run_cannot_write_are_refused(template, request_, message):
-    from recipegen.generate import Request
+    from recipegen.generation.samples import Request
 
     generator = Generator(model_for(), VOCABULARY, template=template)
     with pytest.raises(ValueError, match=message):
@@ -195,7 +202,7 @@ def test_requests_a_run_cannot_write_are_refused(template, request_, message):
                                             ("ingredient_bias", float("inf")), ("unlisted_penalty", float("nan")),
                                             ("best_of", 0), ("temperature", -2.0)])
 def test_decoding_settings_are_checked_once_and_named(setting, value):
-    from recipegen.generate import Decoding, SettingError
+    from recipegen.generation.settings import Decoding, SettingError
 
     with pytest.raises(SettingError, match=setting) as raised:
         Decoding(**{setting: value})
@@ -203,7 +210,7 @@ def test_decoding_settings_are_checked_once_and_named(setting, value):
 
 
 def test_best_of_keeps_the_candidate_that_ended_is_well_formed_uses_its_foods_then_is_likeliest():
-    from recipegen.generate import Sample
+    from recipegen.generation.samples import Sample
     from recipegen.templates import ParsedRecipe
 
     generator = full_generator()

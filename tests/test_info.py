@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from recipegen.cli import cli
+from recipegen.files import file_digest
 from recipegen.info import describe_run
-from recipegen.run import file_digest, load_run, read_heldout
+from recipegen.run import load_run, read_heldout
 from recipegen.templates import Recipe, recipe_text
 from recipegen.text import WORDS
 
@@ -48,6 +49,7 @@ def test_json_agrees_with_the_run(tiny_run):
 
     corpus, words = described["corpus"], training_words(tiny_run)
     assert (corpus["recipes"], corpus["skipped_records"], corpus["heldout_recipes"]) == (len(RECIPES), 0, 2)
+    assert corpus["split_rule"] == "blake2b"
     assert corpus["train_recipes"] == len(words) == len(RECIPES) - 2
     assert corpus["train_tokens"] == sum(map(len, words))
     lengths = [len(w) for w in words]
@@ -125,6 +127,7 @@ def test_without_a_directory_it_reads_the_latest_run(tiny_run, tmp_path, monkeyp
     assert json.loads(info("--json"))["run"] == "runs/only"
 
 
+@pytest.mark.slow  # starts a process of its own
 @pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
 @pytest.mark.parametrize("where, message", [(".", "not a run directory (no config.toml)"),
                                             ("nowhere", "nowhere: no such run directory"),
@@ -138,9 +141,21 @@ def test_not_a_run_is_one_line_exit_2(tmp_path, where, message):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.slow  # starts a process of its own
 def test_info_of_a_finished_run_does_not_import_tensorflow(tiny_run):
     code = ("import sys; from click.testing import CliRunner; from recipegen.cli import cli; "
             f"r = CliRunner().invoke(cli, ['info', {str(tiny_run)!r}, '--json']); assert r.exit_code == 0, r.output; "
             "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_run_resumed_since_it_finished_is_unfinished(tiny_run, tmp_path):
+    """Its metrics.json is an earlier finish's: the run is what its state says, as for --resume."""
+    run_dir = shutil.copytree(tiny_run, tmp_path / "run")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps(metrics | {"epochs": 1}))
+    described = describe_run(run_dir)
+    assert not described["finished"] and described["resumable"]
+    assert described["training"]["epochs_done"] == 2
+    assert f"unfinished, 2 of 2 epochs done; continue with: recipegen train --resume {run_dir}" in info(run_dir)

@@ -37,7 +37,7 @@ def test_the_same_seed_gives_the_same_bytes_on_stdout_and_in_a_file(tiny_run, tm
 
 def test_a_stop_between_batches_leaves_the_old_file_and_no_half_one(tiny_run, tmp_path, monkeypatch):
     from recipegen import stopping
-    from recipegen.generate import Generator
+    from recipegen.generation.generator import Generator
 
     target = tmp_path / "recipes.jsonl"
     target.write_text("an earlier file\n")

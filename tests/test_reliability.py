@@ -13,21 +13,11 @@ from click.testing import CliRunner
 
 from recipegen.cli import cli
 
-from conftest import RECIPES, TINY_OVERRIDES, tiny_set_args
-
-RECIPEGEN = shutil.which("recipegen")
-needs_entry_point = pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
+from conftest import RECIPEGEN, RECIPES, TINY_OVERRIDES, needs_entry_point, tiny_set_args
 
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
-    return tmp_path
 
 
 @pytest.fixture
@@ -109,6 +99,7 @@ def test_nan_loss_stops_with_exit_1_and_keeps_the_last_good_checkpoint(workdir):
 
 # --- determinism -------------------------------------------------------------------------------
 
+@pytest.mark.slow  # trains two runs to compare them
 def test_same_seed_same_weights_and_history(workdir):
     from recipegen.config import load_config
     from recipegen.run import load_run
@@ -125,6 +116,7 @@ def test_same_seed_same_weights_and_history(workdir):
     assert histories[0] == histories[1]
 
 
+@pytest.mark.slow  # trains runs of its own to compare an interrupted one with a straight one
 @pytest.mark.parametrize("overrides", [
     {"model.dropout": 0.2},
     {"model.dropout": 0.2, "model.locked_dropout": True, "model.embedding_dropout": 0.1, "train.lr_decay": 0.7},
@@ -293,8 +285,8 @@ def test_a_seed_out_of_range_is_bad_input(workdir, args, message, capsys):
 
 
 def test_the_library_refuses_a_seed_its_decoder_would_wrap(tiny_run):
-    from recipegen.decoding import SettingError
-    from recipegen.generate import Generator
+    from recipegen.generation.generator import Generator
+    from recipegen.generation.settings import SettingError
     from recipegen.run import load_run
 
     with pytest.raises(SettingError, match="seed must be an integer from 0 to 2\\*\\*63 - 1"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipegen.sampling import check_sampling_args, min_p_filter, sample_next, top_k_filter, top_p_filter
+from recipegen.generation.samplers import min_p_filter, sample_next, top_k_filter, top_p_filter
 
 LOGITS = tf.math.log(tf.constant([[0.05, 0.5, 0.2, 0.15, 0.1]]))  # probabilities, as logits
 
@@ -106,13 +106,15 @@ def test_same_seed_same_draws_and_seeds_differ():
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
+    from recipegen.generation.settings import Decoding
+
     with pytest.raises(ValueError, match=message):
-        check_sampling_args(**kwargs)
+        Decoding(**kwargs)
 
 
 @pytest.mark.parametrize("vocab", [1, 2, 7, 50, 101])
 def test_categorical_draws_follow_the_softmax(vocab):
-    from recipegen.sampling import sample_categorical
+    from recipegen.generation.samplers import sample_categorical
 
     rng = np.random.default_rng(vocab)
     logits = rng.normal(size=vocab).astype(np.float32) * 2
@@ -133,7 +135,7 @@ def test_categorical_draws_follow_the_softmax(vocab):
 
 
 def test_categorical_is_seeded():
-    from recipegen.sampling import sample_categorical
+    from recipegen.generation.samplers import sample_categorical
 
     logits = tf.zeros((256, 40))
     a = sample_categorical(logits, tf.constant([1, 2], tf.int64)).numpy()

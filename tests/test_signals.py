@@ -6,7 +6,6 @@ this process, through the library `recipegen train --resume` calls, to keep the 
 import csv
 import json
 import random
-import shutil
 import signal
 import subprocess
 import time
@@ -15,10 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RECIPES, TINY_OVERRIDES, tiny_set_args
-
-RECIPEGEN = shutil.which("recipegen")
-needs_entry_point = pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
+from conftest import RECIPEGEN, RECIPES, TINY_OVERRIDES, needs_entry_point, tiny_set_args
 
 EPOCHS = 4
 TRIALS = 20
@@ -55,13 +51,6 @@ def assert_same_run(left: dict, right: dict) -> None:
     for key in ("model", "checkpoint"):
         for a, b in zip(left[key], right[key], strict=True):
             np.testing.assert_array_equal(a, b)
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
-    return tmp_path
 
 
 @pytest.mark.slow  # training processes of their own
@@ -152,11 +141,35 @@ def stop_asked():
     stopping.reset()
 
 
-def test_generate_asked_to_stop_exits_130_and_prints_no_recipe(tiny_run, stop_asked):
+def stop_during(monkeypatch, owner, name):
+    """Record a SIGTERM while ``owner.name`` runs, as if it arrived in the middle of that work."""
+    from recipegen import stopping
+
+    work = getattr(owner, name)
+
+    def interrupted(*args, **kwargs):
+        if not stopping.requested():  # a second record would end the process, as a second Ctrl-C does
+            stopping._record(signal.SIGTERM, None)
+        return work(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, interrupted)
+
+
+@pytest.fixture
+def stops_reset():
+    from recipegen import stopping
+
+    yield
+    stopping.reset()
+
+
+def test_a_stop_while_decoding_exits_130_and_prints_no_recipe(tiny_run, monkeypatch, stops_reset):
     from click.testing import CliRunner
 
     from recipegen.cli import cli
+    from recipegen.generation.generator import Generator
 
+    stop_during(monkeypatch, Generator, "generate")
     result = CliRunner().invoke(cli, ["generate", "--model", str(tiny_run), "--max-tokens", "5"])
     assert result.exit_code == 130, result.output
     assert result.stdout == "" and "Interrupted." in result.stderr
@@ -170,15 +183,39 @@ def test_export_asked_to_stop_leaves_no_temporary_directory_and_no_out(tiny_run,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_evaluate_asked_to_stop_exits_130(tiny_run, stop_asked):
+def test_a_stop_while_scoring_exits_130_and_prints_no_score(tiny_run, monkeypatch, stops_reset):
     from click.testing import CliRunner
 
+    from recipegen import evaluate
     from recipegen.cli import cli
 
+    stop_during(monkeypatch, evaluate, "score_texts")
     result = CliRunner().invoke(cli, ["evaluate", "--model", str(tiny_run)])
     assert result.exit_code == 130 and result.stdout == "", result.output
 
 
+def test_a_stop_while_sampling_for_measures_ends_before_the_next_batch(tiny_run, monkeypatch, stops_reset):
+    from click.testing import CliRunner
+
+    from recipegen.cli import cli
+    from recipegen.generation.generator import Generator
+
+    calls = []
+    decode = Generator.generate
+
+    def counted(self, *args, **kwargs):
+        calls.append(kwargs.get("n"))
+        return decode(self, *args, **kwargs)
+
+    monkeypatch.setattr(Generator, "generate", counted)
+    stop_during(monkeypatch, Generator, "generate")
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(tiny_run), "--samples", "4", "--batch-size", "2",
+                                      "--max-tokens", "5"])
+    assert result.exit_code == 130 and result.stdout == "", result.output
+    assert calls == [2], "one batch decoded, then the stop, not the other batch nor the other temperatures"
+
+
+@pytest.mark.slow  # trains runs of its own to compare an interrupted one with a straight one
 def test_resume_writes_the_samples_a_stop_during_the_epoch_end_lost(workdir):
     """A second signal (or a kill) after the checkpoint but before the samples were written."""
     from recipegen.config import load_config

@@ -32,7 +32,7 @@ def tiny_config(corpus, overrides=None):
 def test_candidates_are_distinct_words_drawn_as_a_function_of_the_step():
     import tensorflow as tf
 
-    from recipegen.sampled import log_uniform_candidates
+    from recipegen.loss import log_uniform_candidates
 
     first, tries = log_uniform_candidates(64, 1000, tf.constant(7))
     ids = first.numpy()
@@ -49,7 +49,7 @@ def test_expected_counts_are_how_often_each_word_is_drawn():
     real inclusion probability, or the sampled softmax estimates the wrong distribution."""
     import tensorflow as tf
 
-    from recipegen.sampled import expected_counts, log_uniform_candidates
+    from recipegen.loss import expected_counts, log_uniform_candidates
 
     vocab, count, steps = 40, 8, 3000
     seen = np.zeros(vocab)
@@ -71,7 +71,7 @@ def test_expected_counts_are_how_often_each_word_is_drawn():
 def test_sampled_loss_approaches_the_full_loss_as_candidates_approach_the_vocabulary():
     import tensorflow as tf
 
-    from recipegen.sampled import sampled_loss_sum
+    from recipegen.loss import sampled_loss_sum
 
     rng = np.random.default_rng(0)
     vocab, dim = 50, 6
@@ -115,7 +115,7 @@ def test_the_decoder_steps_a_tied_model_as_the_model_reads_its_prefix():
     import tensorflow as tf
 
     from recipegen.config import ModelConfig
-    from recipegen.decoder import Decoder
+    from recipegen.generation.loop import Decoder
     from recipegen.model import build_model
     from recipegen.text import END_TOKEN
 
@@ -155,6 +155,7 @@ def test_held_out_scores_are_the_full_softmax_whatever_training_used(corpus, tmp
     assert all(np.isfinite(float(row["loss"])) and row["accuracy"] == "nan" for row in history)
 
 
+@pytest.mark.slow  # trains runs of its own to compare an interrupted one with a straight one
 def test_a_resumed_sampled_run_matches_an_uninterrupted_one(corpus, tmp_path):
     """The candidates are drawn from the optimizer's step, which the checkpoint keeps."""
     from recipegen.run import load_run

@@ -8,10 +8,11 @@ import pytest
 import tensorflow as tf
 
 from recipegen.config import load_config
+from recipegen.data import CRC32, Split
 from recipegen.errors import DataError, RunError
 from recipegen.pipeline import pack_windows
 from recipegen.run import load_run
-from recipegen.stream import _packed, held_out, prepare_stream
+from recipegen.stream import _packed, prepare_stream
 from recipegen.train import resume, train
 
 from conftest import RECIPES, TINY_OVERRIDES
@@ -35,10 +36,10 @@ def test_streamed_packing_cuts_the_same_windows_as_the_in_memory_one(lengths, le
 
 
 def test_the_split_is_a_function_of_position_and_seed():
-    picks = [held_out(i, 42, 0.2) for i in range(20_000)]
-    assert picks == [held_out(i, 42, 0.2) for i in range(20_000)]
+    picks = [Split(42, 0.2).held_out(i) for i in range(20_000)]
+    assert picks == [Split(42, 0.2).held_out(i) for i in range(20_000)]
     assert 0.18 < np.mean(picks) < 0.22
-    assert picks != [held_out(i, 7, 0.2) for i in range(20_000)]
+    assert picks != [Split(7, 0.2).held_out(i) for i in range(20_000)]
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def stream_config(path, **overrides):
 def test_prepare_stream_counts_splits_and_adapts_in_one_pass(jsonl):
     data = prepare_stream(stream_config(jsonl, **{"data.template": "full"}))
     assert data.recipes == 30 and data.skipped == 1 and data.train_recipes + data.heldout_recipes == 30
-    assert data.heldout_recipes == sum(held_out(i, 42, 0.25) for i in range(31) if i != 30)
+    assert data.heldout_recipes == sum(Split(42, 0.25).held_out(i) for i in range(30))  # the skipped line is no recipe
     assert {"<end>", "<ingredients>", "<item>"} <= set(data.vocabulary) and "toast" in data.vocabulary
     assert {"bread", "butter", "egg"} <= data.foods
     sampled = prepare_stream(stream_config(jsonl, **{"data.vocab_sample": 1}))
@@ -75,8 +76,9 @@ def test_unstreamable_or_broken_corpora_fail_before_anything_is_written(tmp_path
     assert not (tmp_path / "run1").exists() and not (tmp_path / "run2").exists()
 
 
+@pytest.mark.slow  # trains, resumes and evaluates a streamed run
 def test_a_streamed_run_is_a_normal_run_and_resumes(jsonl, tmp_path):
-    from recipegen.generate import Generator
+    from recipegen.generation.generator import Generator
 
     config = stream_config(jsonl, **{"train.epochs": 1, "train.steps_per_epoch": 3})
     result = train(config, tmp_path / "run", verbose=False)
@@ -100,3 +102,49 @@ def test_steps_per_epoch_caps_an_in_memory_epoch(corpus_path, tmp_path):
     result = train(config, tmp_path / "run", verbose=False)
     assert (0 < result.metrics["train_tokens_per_epoch"]
             <= TINY_OVERRIDES["train.batch_size"] * TINY_OVERRIDES["data.sequence_length"])
+
+
+def distinct_recipes(count):
+    return [{"title": f"{r['title']} {n}", "directions": r["directions"], "ingredients": r["ingredients"]}
+            for n in range(count // len(RECIPES) + 1) for r in RECIPES][:count]
+
+
+@pytest.mark.parametrize("count, fraction", [(30, 0.25), (2, 0.2), (3, 0.01), (3, 0.99), (10, 0.5)])
+@pytest.mark.parametrize("template", ["book", "auto"])
+def test_a_corpus_streamed_holds_out_the_recipes_it_holds_out_in_memory(tmp_path, count, fraction, template):
+    """One rule for both, down to the recipe moved across where the hash leaves a side empty."""
+    from recipegen.prepare import prepare_data
+
+    path = tmp_path / "recipes.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in distinct_recipes(count)))
+    config = stream_config(path, **{"data.validation_fraction": fraction, "data.template": template})
+    streamed = prepare_stream(config)
+    in_memory = prepare_data(load_config(None, {**TINY_OVERRIDES, "data.path": str(path),
+                                                 "data.validation_fraction": fraction, "data.template": template}))
+    assert list(streamed.texts(heldout=True)) == in_memory.heldout_texts
+    assert (streamed.train_recipes, streamed.heldout_recipes) == (in_memory.train_recipes, in_memory.heldout_recipes)
+    assert streamed.train_recipes >= 1 and streamed.heldout_recipes >= 1
+    assert streamed.template == in_memory.template and streamed.vocabulary == in_memory.vocabulary
+
+
+def test_a_streamed_run_from_before_the_rule_resumes_with_its_crc32_split(tmp_path):
+    """Streamed runs split by crc32 and recorded no rule: resumed, such a run is split as it was."""
+    path = tmp_path / "recipes.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in distinct_recipes(40)))
+    config = stream_config(path, **{"train.epochs": 1, "train.steps_per_epoch": 2, "sample.temperatures": []})
+    old = [i for i in range(40) if Split(42, 0.25, CRC32).held_out(i)]
+    assert len(old) != sum(Split(42, 0.25).held_out(i) for i in range(40)), "the rules differ in count here"
+    with pytest.MonkeyPatch.context() as patch:  # as the code before the rule was recorded split it
+        patch.setattr("recipegen.train.SPLIT_RULE", CRC32)
+        train(config, tmp_path / "run", verbose=False)
+    state_file = tmp_path / "run" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert state.pop("split") == CRC32
+    state_file.write_text(json.dumps(state))
+    assert load_run(tmp_path / "run").split == CRC32
+
+    resumed = resume(tmp_path / "run", epochs=2, verbose=False)
+    assert resumed.metrics["heldout_recipes"] == len(old)
+    assert json.loads(state_file.read_text())["split"] == CRC32, "recorded from now on"
+    held = [json.loads(line)["text"] for line in (tmp_path / "run" / "heldout.jsonl").read_text().splitlines()]
+    assert len(held) == len(old)

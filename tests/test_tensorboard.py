@@ -15,14 +15,7 @@ from recipegen.config import load_config
 from recipegen.run import prepare_run_dir
 from recipegen.train import resume, train
 
-from conftest import RECIPES, TINY_OVERRIDES, tiny_set_args
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "recipes.json").write_text(json.dumps(RECIPES))
-    return tmp_path
+from conftest import TINY_OVERRIDES, tiny_set_args
 
 
 def read_run(path):
@@ -40,6 +33,7 @@ def every_logged_value(log_dir):
             for event in EventFileLoader(str(path)).Load() for value in event.summary.value]
 
 
+@pytest.mark.slow  # trains a run of its own with TensorBoard logs, then reads every event file
 def test_train_tensorboard_logs_each_epoch_and_the_samples(workdir):
     result = CliRunner().invoke(cli, ["train", "--data", "recipes.json", "--out", "run", "--quiet", "--tensorboard",
                                       *tiny_set_args()])

@@ -1,14 +1,16 @@
 import csv
 import json
 import math
+import shutil
 
 import pytest
 
 from recipegen.callbacks import TextGenerator
+from recipegen.data import BLAKE2B, PERMUTATION
 from recipegen.errors import RunError
 from recipegen.evaluate import score_texts
-from recipegen.generate import Generator
-from recipegen.run import load_run, prepare_run_dir, read_heldout
+from recipegen.generation.generator import Generator
+from recipegen.run import load_run, prepare_run_dir, read_heldout, read_run
 from recipegen.templates import Recipe, recipe_text
 from recipegen.text import WORDS
 
@@ -157,3 +159,71 @@ def test_template_auto_writes_lists_where_the_recipes_have_them_and_samples_may_
     from recipegen.prepare import prepare_data
 
     assert prepare_data(config).template == "book"
+
+
+def test_a_run_is_read_without_its_model_until_it_is_used(tiny_run):
+    """So a command can check a run's config before it pays for the model."""
+    run = read_run(tiny_run)
+    assert "model" not in vars(run) and run.template == "book"
+    assert run.finished and run.resumable and run.split == BLAKE2B == run.state["split"]
+    assert run.model is run.model and "model" in vars(run)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("state.json", "[]", "state.json: expected a JSON object"),
+    ("metrics.json", "{", "metrics.json: unreadable JSON"),
+    ("state.json", '{"split": "by moon phase"}', "state.json: unknown split rule 'by moon phase'"),
+    ("vocabulary.json", '{"a": 1}', "vocabulary.json: expected a JSON list of tokens"),
+])
+def test_a_damaged_run_file_is_named(tiny_run, tmp_path, name, content, message):
+    broken = shutil.copytree(tiny_run, tmp_path / "run")
+    (broken / name).write_text(content)
+    with pytest.raises(RunError, match=message):
+        read_run(broken)
+
+
+def test_metrics_of_an_earlier_finish_do_not_make_a_resumed_run_finished(tiny_run, tmp_path):
+    """A run that finished after 1 epoch, was resumed for 3 and stopped after its second: its
+    metrics.json is the first finish's, and the run is not finished until epoch 3 is done."""
+    from recipegen import config as config_module
+    from recipegen.config import load_run_config
+    from recipegen.train import resume
+
+    run_dir = shutil.copytree(tiny_run, tmp_path / "run")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps(metrics | {"epochs": 1}))
+    config = load_run_config(run_dir / "config.toml", {"train.epochs": 3})
+    (run_dir / "config.toml").write_text(config_module.dumps(config))
+    assert not read_run(run_dir).finished and read_run(run_dir).resumable
+
+    result = resume(run_dir, verbose=False)
+    assert result.metrics["epochs"] == 3 and read_run(run_dir).finished
+    assert [row["epoch"] for row in csv.DictReader((run_dir / "history.csv").open())] == ["1", "2", "3"]
+
+
+def test_a_run_from_before_the_rule_resumes_with_its_permutation_split(tmp_path):
+    """In-memory runs held out a seeded permutation's first share and recorded no rule. Resumed
+    with their corpus read again (here: no token cache), they are split as they were, and the
+    held-out recipes are checked against the run's."""
+    from recipegen.config import load_config
+    from recipegen.train import resume, train
+
+    corpus = tmp_path / "recipes.json"
+    corpus.write_text(json.dumps(RECIPES))
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": str(corpus), "train.epochs": 1,
+                                "sample.temperatures": []})
+    with pytest.MonkeyPatch.context() as patch:  # as the code before the rule was recorded split in memory
+        patch.setattr("recipegen.train.SPLIT_RULE", PERMUTATION)
+        run_dir = train(config, tmp_path / "run", verbose=False).run_dir
+    (run_dir / "tokens.npz").unlink()
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["split"] == PERMUTATION
+    (run_dir / "state.json").write_text(json.dumps(state | {"split": BLAKE2B}))
+    with pytest.raises(RunError, match="its held-out recipes differ"):  # the new rule would hold out others
+        resume(run_dir, epochs=2, verbose=False)
+
+    del state["split"]
+    (run_dir / "state.json").write_text(json.dumps(state))
+    assert read_run(run_dir).split == PERMUTATION
+    assert resume(run_dir, epochs=2, verbose=False).metrics["epochs"] == 2
+    assert json.loads((run_dir / "state.json").read_text())["split"] == PERMUTATION, "recorded from now on"

@@ -24,9 +24,10 @@ import numpy as np
 
 from recipegen import run as run_files
 from recipegen import stopping
-from recipegen.decoding import Decoding
 from recipegen.evaluate import Scorer
-from recipegen.generate import Generator
+from recipegen.files import write_csv, write_json, write_jsonl
+from recipegen.generation.generator import Generator
+from recipegen.generation.settings import Decoding
 from recipegen.measures import describe_measures, text_measures
 
 Log = Callable[[str], None]
@@ -80,8 +81,8 @@ class TextGenerator(keras.callbacks.Callback):
                 self.log(f"[epoch {epoch + 1}, temperature {temperature:g}] {_shortened(generation.samples[0].text)}")
                 self.log(f"  {describe_measures(measured)}")
         if self.run_dir is not None:
-            run_files.write_jsonl(self.run_dir / run_files.SAMPLES_FILE, self.samples)
-            run_files.write_csv(self.run_dir / run_files.SAMPLE_MEASURES_FILE, self.measures)
+            write_jsonl(self.run_dir / run_files.SAMPLES_FILE, self.samples)
+            write_csv(self.run_dir / run_files.SAMPLE_MEASURES_FILE, self.measures)
 
 
 class RunProgress(keras.callbacks.ProgbarLogger):
@@ -161,7 +162,7 @@ class EpochRecorder(keras.callbacks.Callback):
         else:
             self.state["epochs_without_improvement"] = self.state.get("epochs_without_improvement", 0) + 1
         self._adjust_after_plateau(epoch)
-        run_files.write_csv(self.run_dir / run_files.HISTORY_FILE, self.state["history"])
+        write_csv(self.run_dir / run_files.HISTORY_FILE, self.state["history"])
         save_checkpoint(self.model, self.run_dir, self.state, epochs_done=epoch + 1)
 
     def _adjust_after_plateau(self, epoch: int) -> None:
@@ -189,7 +190,7 @@ def save_checkpoint(model: keras.Model, run_dir: Path, state: dict[str, Any], ep
     path = run_files.checkpoint_path(run_dir, epochs_done)
     run_files.save_model(model, path)
     state.update(epochs_done=epochs_done, checkpoint=path.name, seed_states=seed_states(model))
-    run_files.write_json(run_dir / run_files.STATE_FILE, state)
+    write_json(run_dir / run_files.STATE_FILE, state)
     if previous and previous != path.name:
         (run_dir / previous).unlink(missing_ok=True)
 

@@ -8,26 +8,25 @@ and SIGTERM exit 130 at the next safe point (stopping.py). ``--debug`` shows the
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from recipegen import shipped, stopping
-from recipegen.decoding import MAX_SEED, Decoding
-from recipegen.errors import RecipegenError, RunFailure, TrainingInterrupted
+from recipegen.config import STRATEGIES
+from recipegen.exits import RecipegenGroup
+from recipegen.generation.settings import BY_NAME, MAX_SEED
 from recipegen.options import (
     DEFAULT_CONFIG,
     RUN_DIR,
-    STRATEGIES,
     asked_recipe,
     bad_option,
-    checked_settings,
+    checked_by,
+    checked_max_tokens,
     decoding_options,
     json_option,
     jsonl_output,
@@ -35,51 +34,6 @@ from recipegen.options import (
     training_config,
 )
 from recipegen.runtime import import_tensorflow_quietly
-
-BROKEN_PIPE_EXIT = 141  # what a shell reports for a program whose reader went away (128 + SIGPIPE)
-
-
-class BadInput(click.ClickException):
-    exit_code = 2
-
-
-class RecipegenGroup(click.Group):
-    """Turns library exceptions into the exit codes of the CLI contract."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        debug = bool(ctx.params.get("debug"))
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except BrokenPipeError:  # `recipegen generate | head -1`: the reader has what it wanted
-            _point_stdout_nowhere()
-            raise click.exceptions.Exit(BROKEN_PIPE_EXIT) from None
-        except RecipegenError as e:
-            if debug:
-                raise
-            raise BadInput(str(e)) from None
-        except RunFailure as e:
-            if debug:
-                raise
-            raise click.ClickException(str(e)) from None
-        except TrainingInterrupted as e:
-            click.echo(f"Interrupted after {e.epochs_done} completed epoch(s); "
-                       f"continue with: recipegen train --resume {e.run_dir}", err=True)
-            raise click.exceptions.Exit(stopping.INTERRUPTED_EXIT) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            raise click.exceptions.Exit(stopping.INTERRUPTED_EXIT) from None
-        except Exception as e:
-            if debug:
-                raise
-            raise click.ClickException(f"{type(e).__name__}: {_first_line(str(e))} "
-                                       f"(run with --debug for the traceback)") from None
-
-
-def _first_line(message: str) -> str:
-    """An unexpected error's first line: TensorFlow's messages go on with many lines of stack frames."""
-    return next((line.strip() for line in message.splitlines() if line.strip()), "")
 
 
 @click.group(cls=RecipegenGroup)
@@ -162,16 +116,8 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
 @click.option("--ingredients-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The recipe's ingredient list, one line per line of FILE (commas stay in their line).")
 @click.option("--title", help="The recipe's title (default: the model writes it).")
-@click.option("--temperature", "-t", type=float, default=Decoding.temperature, show_default=True,
-              help="Sampling temperature; 0 is greedy (always the most likely word).")
-@click.option("--top-k", type=int, help="Sample only among the K most likely words.")
-@click.option("--top-p", type=float,
-              help="Sample only among the most likely words whose probability adds up to P.")
-@click.option("--min-p", type=float,
-              help="Sample only among the words at least P times as likely as the most likely one "
-                   "(default: the run's sample.min_p).")
-@decoding_options
-@click.option("--max-tokens", type=int,
+@decoding_options()
+@click.option("--max-tokens", type=int, callback=checked_max_tokens,
               help="Longest recipe, in tokens after the prompt (default: the run's sample.max_tokens, or with 0 "
                    "there, as long as its longest training recipe, so the model can end every recipe).")
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True,
@@ -202,31 +148,26 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
         recipegen generate -n 10000 --jsonl recipes.jsonl --seed 1
     """
     asked = asked_recipe(prompt, ingredients, ingredients_file, title)
-    settings = checked_settings(settings, max_tokens=max_tokens)
     jsonl_output(jsonl_path, as_json)
     _start_tensorflow()
-    from recipegen.decoding import Request, SettingError, configured_decoding
-    from recipegen.generate import Generator
-    from recipegen.paths import refuse_overlap
+    from recipegen.generate import generate_run
+    from recipegen.generation.samples import Request
+    from recipegen.generation.settings import SettingError
     from recipegen.render import generation_json, generation_text, unknown_words_warning
-    from recipegen.run import load_run
 
-    run = load_run(run_path)
-    if jsonl_path is not None and str(jsonl_path) != "-":
-        refuse_overlap("--jsonl", jsonl_path, [("the run", run.path)])
-    generator = Generator.from_run(run, jit_compile=xla)
-    prompt = run.config.sample.prompt if prompt is None else prompt
-    max_tokens = run.max_tokens() if max_tokens is None else max_tokens
     try:
-        options = dict(max_tokens=max_tokens, show_probs=show_probs, requests=[Request(*asked)] if asked else None,
-                       decoding=configured_decoding(run.config.sample, **settings))
+        generating = generate_run(run_path, prompt, Request(*asked) if asked else None, max_tokens, show_probs,
+                                  jit_compile=xla, **settings)
+        run = generating.run
         if jsonl_path is not None:
             from recipegen.jsonl import write_jsonl
+            from recipegen.paths import refuse_overlap
 
-            write_jsonl(jsonl_path, generator.generate_batches(prompt, count, batch_size, seed, **options), count,
-                         run.foods())
+            if str(jsonl_path) != "-":
+                refuse_overlap("--jsonl", jsonl_path, [("the run", run.path)])
+            write_jsonl(jsonl_path, generating.batches(count, batch_size, seed), count, run.foods())
             return
-        generation = generator.generate(prompt, n=count, seed=seed, **options)
+        generation = generating.generate(count, seed)
     except SettingError as e:
         raise bad_option(e, ingredients_file) from None
     stopping.check()  # asked to stop while decoding: no half-wanted output
@@ -234,8 +175,8 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
         click.echo(unknown_words_warning(generation.unknown_words), err=True)
     if as_json:
         prompt_read = run.tokenizer.as_string(generation.prompt_tokens)
-        click.echo(json.dumps(generation_json(generation, str(run.path), prompt_read, max_tokens, run.foods()),
-                              indent=2))
+        click.echo(json.dumps(generation_json(generation, str(run.path), prompt_read, generating.max_tokens,
+                                              run.foods()), indent=2))
     else:
         click.echo(generation_text(generation, run.foods()))
 
@@ -248,29 +189,29 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
               help="Also sample N recipes and measure their text (distinct n-grams, repeats, length, endings, "
                    "ingredient use), beside the same measures of real held-out recipes.")
 @click.option("--temperature", "-t", "temperatures", type=float, multiple=True,
+              callback=checked_by(BY_NAME["temperature"]),
               help="Temperature for --samples; repeatable (default: the run's sample.temperatures).")
-@click.option("--max-tokens", type=int,
+@click.option("--max-tokens", type=int, callback=checked_max_tokens,
               help="Longest sample for --samples (default: the longest held-out recipe, "
                    "so no real recipe would be cut).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Seed for --samples (default: the run's seed).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Samples decoded together for --samples.")
-@decoding_options
+@decoding_options(skip=("temperature",))
 @json_option
 def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temperatures: tuple[float, ...],
              max_tokens: int | None, seed: int | None, batch_size: int, as_json: bool, **settings: Any) -> None:
     """Held-out perplexity and next-token accuracy, over real tokens only; with --samples, also
-    measures of the text the model writes (defined in README.md, "Measures of samples").
+    measures of the text the model writes (defined in docs/generation.md, "Measures of samples").
 
     \b
         recipegen evaluate
         recipegen evaluate --samples 100 --temperature 0.7
         recipegen evaluate --model runs/quick --data other_recipes.json --json
     """
-    settings = checked_settings(settings, temperatures, max_tokens)
     _start_tensorflow()
-    from recipegen.decoding import SettingError
     from recipegen.evaluate import evaluate_run
+    from recipegen.generation.settings import SettingError
     from recipegen.render import evaluation_text, strict_json
 
     try:
@@ -304,7 +245,7 @@ def info(run_path: Path | None, as_json: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it holds an earlier export.")
 def export(run_dir: Path, out: Path, overwrite: bool) -> None:
     """Write a run as a TensorFlow SavedModel that turns a prompt into a recipe by itself:
-    tokenizer, sampling and decoding inside, loadable without recipegen (README: "export").
+    tokenizer, sampling and decoding inside, loadable without recipegen (docs/training.md, "Export").
 
     \b
         recipegen export runs/quick exported/quick
@@ -324,27 +265,6 @@ def _start_tensorflow() -> None:
     stopping.check()  # Ctrl-C or SIGTERM during the import's seconds
 
 
-def main() -> NoReturn:
-    """The console entry point: runs the command, then leaves at once.
-
-    Signals are recorded from the start (stopping.py), so one during TensorFlow's import still ends
-    in exit 130. Leaving with ``os._exit`` once the exit functions have run and the output is
-    flushed skips the rest of the interpreter's shutdown, where TensorFlow's threads are torn down:
-    a signal there used to kill the process after its work was done, and nothing is left to do
-    there (every file is closed and synced).
-    """
-    stopping.install()
-    code = run_command()
-    atexit._run_exitfuncs()  # what libraries registered (TensorFlow removes its generated files); signals stay recorded
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        code = BROKEN_PIPE_EXIT
-    with contextlib.suppress(OSError):
-        sys.stderr.flush()
-    os._exit(code)
-
-
 def run_command(args: list[str] | None = None) -> int:
     """Run one command line; every error, usage mistakes included, is a single line on stderr."""
     try:
@@ -359,10 +279,3 @@ def run_command(args: list[str] | None = None) -> int:
         click.echo("Interrupted.", err=True)
         return stopping.INTERRUPTED_EXIT
     return code if isinstance(code, int) else 0
-
-
-def _point_stdout_nowhere() -> None:
-    """What is still buffered for a closed pipe would fail again at the final flush."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

@@ -12,17 +12,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recipegen import shipped
-from recipegen.decoding import MAX_SEED, MAX_TOKENS
 from recipegen.errors import ConfigError
+from recipegen.generation.settings import CONFIGURED, MAX_SEED, MAX_TOKENS
 from recipegen.templates import AUTO, TEMPLATES, template_markers
 from recipegen.text import TOKEN_LEVELS
+from recipegen.typed_toml import build, get_dotted, origin, parse_value, set_dotted
 
 CELLS = ("lstm", "gru")
 PIPELINES = ("pack", "pad")
@@ -80,24 +80,22 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class SampleConfig:
+class SampleBasics:
     prompt: str = "recipe for"  # how each end-of-epoch sample starts
     temperatures: tuple[float, ...] = (1.0, 0.5)  # samples at every epoch end at each temperature (book: 1.0)
     count: int = 8  # samples per temperature at every epoch end, measured together (book: 1)
     # Longest sample, in tokens, at every epoch end and the default of generate and export; 0 = as long
     # as the longest training recipe, so the model can end every recipe it writes (book: 100).
     max_tokens: int = 0
-    # How every sample is decoded (generate, evaluate and export take them as their defaults; README,
-    # "Recipes that hold together"), chosen by benchmarks/coherence.py; the book has none of them.
-    no_repeat_ngram: int = 3  # never repeat a phrase of this many tokens within a section of a sample; 0 = off
-    repetition_penalty: float = 0.0  # taken off a word's logit per earlier use in the section; 0 = off
-    ingredient_bias: float = 8.0  # steer the directions toward the foods the title and list name; 0 = off
-    unlisted_penalty: float = 8.0  # and away from foods the list does not name; 0 = off, inf = never
-    best_of: int = 1  # candidates sampled per recipe, the one that holds together best kept; 1 = off
-    # Titles are drawn at least this hot (not when greedy), so a careful recipe at 0.5 is not the same dish
-    # every time; 0 = at the recipe's temperature (book).
-    title_temperature: float = 1.0
-    min_p: float = 0.0  # sample only words at least this share as likely as the likeliest; 0 = off
+
+
+# The [sample] table: the basics above and one key per decoding setting a run configures, with the
+# default generation/settings.py gives it (chosen by benchmarks/coherence.py; the book has none of
+# them). generate, evaluate and export take them as their defaults.
+SampleConfig = dataclasses.make_dataclass(
+    "SampleConfig", [(spec.name, spec.kind, field(default=spec.configured)) for spec in CONFIGURED],
+    bases=(SampleBasics,), frozen=True)
+SampleConfig.__module__ = __name__
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    sample: SampleConfig = field(default_factory=SampleConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)  # type: ignore[valid-type]
 
 
 # What a key means in a run's config.toml written before the key existed: how that run was
@@ -140,11 +138,11 @@ def _load(path: str | Path | None, overrides: Mapping[str, Any] | None,
     for key, value in (absent or {}).items():
         section, _, name = key.rpartition(".")
         if isinstance(raw.get(section, {}), dict) and name not in raw.get(section, {}):
-            _set_dotted(raw, key, value)
+            set_dotted(raw, key, value)
     overridden = set(overrides or {})
     for key, value in (overrides or {}).items():
-        _set_dotted(raw, key, value)
-    config = _build(Config, raw, source, prefix="", overridden=overridden)
+        set_dotted(raw, key, value)
+    config = build(Config, raw, source, prefix="", overridden=overridden)
     validate(config, source, overridden)
     return config
 
@@ -154,7 +152,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. model.units=64")
-    return key.strip(), _parse_value(value.strip())
+    return key.strip(), parse_value(value.strip())
 
 
 def to_dict(config: Config) -> dict[str, Any]:
@@ -217,25 +215,16 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
         ("sample.max_tokens", 0 <= config.sample.max_tokens <= MAX_TOKENS,
          f"must be from 1 to {MAX_TOKENS:,}, or 0 for the longest training recipe"),
-        ("sample.no_repeat_ngram", config.sample.no_repeat_ngram == 0 or config.sample.no_repeat_ngram >= 2,
-         "must be 0 (off) or at least 2"),
+        *((f"sample.{spec.name}", spec.accepts(getattr(config.sample, spec.name)), f"must be {spec.config_rule}")
+          for spec in CONFIGURED),
         ("sample.no_repeat_ngram", config.data.tokens == "word" or not 0 < config.sample.no_repeat_ngram < CHAR_NGRAM,
          f"counts characters with data.tokens = \"char\": use 0 (off) or at least {CHAR_NGRAM}, or a word would "
          "never be written twice"),
-        ("sample.repetition_penalty", 0 <= config.sample.repetition_penalty < math.inf,
-         "must be a number >= 0 (0 is off)"),
-        ("sample.ingredient_bias", 0 <= config.sample.ingredient_bias < math.inf, "must be a number >= 0 (0 is off)"),
-        ("sample.unlisted_penalty", config.sample.unlisted_penalty >= 0,
-         "must be >= 0 (0 is off, inf never allows one)"),
-        ("sample.best_of", config.sample.best_of >= 1, "must be at least 1 (1 is off)"),
-        ("sample.title_temperature", 0 <= config.sample.title_temperature < math.inf,
-         "must be a number >= 0 (0: the recipe's temperature)"),
-        ("sample.min_p", 0 <= config.sample.min_p <= 1, "must be from 0 (off) to 1"),
     ]
     for key, ok, problem in checks:
         if not ok:
-            value = _get_dotted(config, key)
-            raise ConfigError(f"{_origin(key, source, overridden)}: {key} = {value!r} {problem}")
+            value = get_dotted(config, key)
+            raise ConfigError(f"{origin(key, source, overridden)}: {key} = {value!r} {problem}")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -251,83 +240,3 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text  # a bare word such as gru
-
-
-def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    *sections, name = key.split(".")
-    node = raw
-    for section in sections:
-        child = node.setdefault(section, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {key}: {section} is not a section")
-        node = child
-    node[name] = value
-
-
-def _get_dotted(config: Config, key: str) -> Any:
-    value: Any = config
-    for part in key.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def _origin(key: str, source: str, overridden: set[str] | frozenset[str]) -> str:
-    """Where a key's value came from, for error messages: the override or the file."""
-    return "override" if key in overridden else source
-
-
-def _build(cls: type, raw: Any, source: str, prefix: str, overridden: set[str]) -> Any:
-    where = prefix.rstrip(".") or "top level"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{_origin(prefix.rstrip('.'), source, overridden)}: {where} must be a table, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        key = f"{prefix}{unknown[0]}"
-        origin = "override" if any(k == key or k.startswith(key + ".") for k in overridden) else source
-        raise ConfigError(f"{origin}: unknown key {key} (known: {', '.join(sorted(names))})")
-    values = {}
-    for name, value in raw.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, source, prefix=f"{prefix}{name}.", overridden=overridden)
-        else:
-            key = f"{prefix}{name}"
-            values[name] = _coerce(value, hint, _origin(key, source, overridden), key)
-    return cls(**values)
-
-
-def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
-    def wrong(expected: str) -> ConfigError:
-        return ConfigError(f"{source}: {key} must be {expected}, got {value!r}")
-
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise wrong("true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise wrong("an integer")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise wrong("a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise wrong("a string")
-        return value
-    if typing.get_origin(hint) is tuple:
-        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
-        if not isinstance(value, (list, tuple)):
-            raise wrong("a list")
-        return tuple(_coerce(v, item, source, key) for v in value)
-    raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug in this module

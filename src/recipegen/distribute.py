@@ -221,7 +221,7 @@ class StepTrainer:
             tokens = tf.reduce_sum(weights)
             all_tokens = tf.distribute.get_replica_context().all_reduce("sum", tokens)
             with tf.GradientTape() as tape:
-                if getattr(model, "sampled_classes", 0):  # the same candidates on every replica: see sampled.py
+                if getattr(model, "sampled_classes", 0):  # the same candidates on every replica: see loss.py
                     loss_sum = model.sampled_loss_sum(inputs, targets, weights, training=True)
                 else:
                     logits = model(inputs, training=True)  # (batch, time, vocab)

@@ -9,11 +9,21 @@ command's first safe point.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import sys
+from typing import NoReturn
 
 
-def main() -> None:
+def main() -> NoReturn:
+    """Run the command, then leave at once.
+
+    Leaving with ``os._exit`` once the exit functions have run and the output is flushed skips the
+    rest of the interpreter's shutdown, where TensorFlow's threads are torn down: a signal there
+    used to kill the process after its work was done, and nothing is left to do there (every file
+    is closed and synced).
+    """
     try:
         from recipegen import stopping
 
@@ -21,9 +31,18 @@ def main() -> None:
     except KeyboardInterrupt:  # before the handler was in place: nothing has started
         sys.exit(130)
     _fill_closed_streams()
-    from recipegen.cli import main as run
+    from recipegen.cli import run_command
+    from recipegen.exits import BROKEN_PIPE_EXIT
 
-    run()
+    code = run_command()
+    atexit._run_exitfuncs()  # what libraries registered (TensorFlow removes its generated files); signals stay recorded
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = BROKEN_PIPE_EXIT
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _fill_closed_streams() -> None:

@@ -23,9 +23,10 @@ import tensorflow as tf
 
 from recipegen import shipped, stopping
 from recipegen.data import load_corpus
-from recipegen.decoding import Decoding, check_max_tokens, configured_decoding
 from recipegen.errors import DataError, RunError
-from recipegen.generate import Generator, Sample
+from recipegen.generation.generator import Generator
+from recipegen.generation.samples import Sample
+from recipegen.generation.settings import BY_NAME, Decoding, check_max_tokens, configured_decoding
 from recipegen.measures import SampleText, text_measures
 from recipegen.model import Recurrence
 from recipegen.pipeline import batches_dataset, encode, recipe_batches, recipe_texts
@@ -88,14 +89,13 @@ def score_texts(model: keras.Model, vocabulary: Sequence[str], texts: Sequence[s
 def measure_samples(generator: Generator, prompt: str, count: int, temperature: float, max_tokens: int, seed: int,
                     batch_size: int = 32, foods: set[str] | None = None,
                     decoding: Decoding | None = None) -> tuple[dict[str, float], list[Sample]]:
-    """Sample ``count`` recipes in batches (batch i seeded with ``seed + i``) and measure them."""
+    """Sample ``count`` recipes a batch at a time, seeded as ``Generator.generate_batches`` seeds
+    them, and measure them."""
     samples: list[Sample] = []
-    for i, start in enumerate(range(0, count, batch_size)):
-        stopping.check()
-        n = min(batch_size, count - start)
-        generation = generator.generate(prompt, n=n, max_tokens=max_tokens, seed=seed + i, decoding=decoding,
-                                        temperature=temperature)
+    for generation in generator.generate_batches(prompt, count, batch_size, seed, max_tokens=max_tokens,
+                                                 decoding=decoding, temperature=temperature):
         samples += generation.samples
+        stopping.check()
     return text_measures([s.for_measures() for s in samples], foods), samples
 
 
@@ -166,7 +166,6 @@ def measure_run(run: Run, texts: Sequence[str], count: int, temperatures: Sequen
         told = realism([reading(tokens, run.tokenizer) for tokens in written], real_reading, seed=seed)
         by_temperature.append({"temperature": temperature} | measured | {"realism_auc": told.auc}
                               | copied(written) | {"realism": told.as_dict()})
-        stopping.check()
     real = reference_samples(real_texts, prompt_tokens, max_tokens, run.template, run.tokenizer)
     settings = {key: value for key, value in dataclasses.asdict(decoding).items() if key != "temperature"}
     return {"count": count, "prompt": prompt, "max_tokens": max_tokens, "seed": seed, "decoding": settings,
@@ -184,9 +183,9 @@ def copy_index(run: Run) -> NgramIndex | None:
         with np.load(tokens_file) as arrays:
             return NgramIndex(split_flat(arrays["train_ids"], arrays["train_lengths"]))
     if run.config.data.stream and shipped.corpus_path(run.config.data.path).is_file():
-        from recipegen.stream import StreamedData
+        from recipegen.stream import prepare_stream
 
-        streamed = StreamedData(run.config, shipped.corpus_path(run.config.data.path), run.vocabulary)
+        streamed = prepare_stream(run.config, run.vocabulary, rule=run.split)
         return NgramIndex(streamed.train_ids())
     return None
 
@@ -203,7 +202,7 @@ def evaluate_run(run_path: Path | None, data: Path | None = None, samples: int =
         check_max_tokens(max_tokens)
     temperatures = tuple(temperatures) or run.config.sample.temperatures
     for temperature in temperatures:
-        dataclasses.replace(decoding, temperature=temperature)
+        BY_NAME["temperature"].check(temperature)
     texts = recipe_texts(load_corpus(data).recipes, run.template, run.tokenizer) if data else read_heldout(run.path)
     score = score_texts(run.model, run.vocabulary, texts, run.config.train.batch_size, run.tokenizer)
     stopping.check()

@@ -12,7 +12,7 @@ are TensorFlow ops inside one function, so any TensorFlow can load and call it:
   word level, control characters dropped and spaces collapsed at the character level. A
   ``tf.lookup.StaticHashTable`` maps the tokens to the run's vocabulary ids.
 - The ``Generator``'s own decoding loop (``Generator.decode``) steps the run's trained layers and
-  samples with the settings given as scalar tensors (see sampling.py): temperature 0 is greedy,
+  samples with the settings given as scalar tensors (see generation/samplers.py): temperature 0 is greedy,
   top_k 0, top_p 1 and min_p 0 mean no filter, and a negative seed draws a random one. Every
   setting but the seed defaults to the run's (``max_tokens``: enough for its longest recipe).
 - The text is written back by ``text.detokenize``'s rules, applied to all neighbours at once.
@@ -25,6 +25,7 @@ unknown fails with ``InvalidArgumentError``, as do settings out of range. Sectio
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import string
@@ -35,14 +36,16 @@ import keras
 import tensorflow as tf
 
 from recipegen import stopping
-from recipegen.decoding import MAX_TOKENS, Decoding
 from recipegen.errors import ExportError
-from recipegen.generate import Generator
+from recipegen.files import sync
+from recipegen.generation.generator import Generator
+from recipegen.generation.settings import CONFIGURED, MAX_TOKENS, SETTINGS
 from recipegen.paths import refuse_overlap
-from recipegen.run import Run, load_run, sync
+from recipegen.run import Run, load_run
 from recipegen.text import CHARS, END_TOKEN, INFIX, MARKERS, NO_SPACE_AFTER, NO_SPACE_BEFORE, SEPARATOR, UNK_ID
 
 ENDPOINT = "generate"
+EXPORTED = tuple(spec for spec in SETTINGS if spec.name != "best_of")  # one recipe a call: no candidates to pick
 SECTION_MARKERS = [marker for marker in MARKERS if marker != END_TOKEN]  # a prompt may write these by name
 
 # Character classes in RE2, the syntax of tf.strings.regex_replace, whose \s and \w are ASCII only.
@@ -110,14 +113,11 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
 
     limit = run.max_tokens()  # long enough for the run's longest training recipe, unless its config says
 
-    def generate(prompt=sample.prompt, max_tokens=limit, temperature=Decoding.temperature, top_k=0, top_p=1.0, seed=-1,
-                 no_repeat_ngram=sample.no_repeat_ngram, repetition_penalty=sample.repetition_penalty,
-                 ingredient_bias=sample.ingredient_bias, unlisted_penalty=sample.unlisted_penalty,
-                 min_p=sample.min_p, title_temperature=sample.title_temperature):
-        settings = _checked(max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
-                            unlisted_penalty, min_p, title_temperature)
-        (max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
-         unlisted_penalty, min_p, title_temperature) = settings
+    def generate(*args: tf.Tensor, **kwargs: tf.Tensor) -> dict[str, tf.Tensor]:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        settings = _checked(dict(bound.arguments))
+        prompt, max_tokens, seed = settings.pop("prompt"), settings.pop("max_tokens"), settings.pop("seed")
         prompt_tokens = prompt_model_tokens(prompt, tokenizer.level)  # (tokens,) in vocabulary form
         prompt_ids = ids.lookup(prompt_tokens)
         known = tf.debugging.Assert((tf.size(prompt_ids) == 0) | tf.reduce_any(prompt_ids != UNK_ID),
@@ -127,10 +127,7 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
         # An empty prompt starts a recipe from nothing, as in Generator.encode_prompt.
         fed = tf.cond(tf.size(prompt_ids) > 0, lambda: prompt_ids, lambda: tf.constant([end_id]))
         seed = tf.where(seed < 0, tf.random.uniform([], 0, 2**31, dtype=tf.int64), seed)
-        row = decode(fed, tf.constant(1), max_tokens, seed, temperature, top_k, top_p, no_repeat_ngram=no_repeat_ngram,
-                     repetition_penalty=repetition_penalty, ingredient_bias=ingredient_bias,
-                     unlisted_penalty=unlisted_penalty, min_p=min_p,
-                     title_temperature=title_temperature)["tokens"][0]  # (max_tokens,)
+        row = decode(fed, tf.constant(1), max_tokens, seed, **settings)["tokens"][0]  # (max_tokens,)
         ended = tf.reduce_any(row == end_id)
         length = tf.where(ended, tf.argmax(tf.cast(row == end_id, tf.int32), output_type=tf.int32), max_tokens)
         generated = row[:length]  # (steps,) without the end token
@@ -143,6 +140,14 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
             "unknown_words": tf.boolean_mask(prompt_tokens, prompt_ids == UNK_ID),
         }
 
+    # The endpoint's arguments: the prompt, the length, the seed and every setting a single recipe
+    # can use, each defaulting to the run's (or to off); TensorFlow reads the names and defaults
+    # from this signature, so the loaded model is called with keywords, as the Generator is.
+    defaults = {"prompt": sample.prompt, "max_tokens": limit, "seed": -1} | {
+        spec.name: getattr(sample, spec.name) if spec in CONFIGURED else spec.off for spec in EXPORTED}
+    signature = inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+                                   for name, default in defaults.items()])
+    generate.__signature__ = signature
     archive = keras.export.ExportArchive()
     # Not track(run.model): the archive saves the variables the endpoint reads by itself, and
     # tracking the model too stores every weight twice (keras-team/keras#23553).
@@ -150,46 +155,23 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     archive.add_endpoint(ENDPOINT, generate, input_signature=[
         tf.TensorSpec([], tf.string, name="prompt"),
         tf.TensorSpec([], tf.int32, name="max_tokens"),
-        tf.TensorSpec([], tf.float32, name="temperature"),
-        tf.TensorSpec([], tf.int32, name="top_k"),
-        tf.TensorSpec([], tf.float32, name="top_p"),
         tf.TensorSpec([], tf.int64, name="seed"),
-        tf.TensorSpec([], tf.int32, name="no_repeat_ngram"),
-        tf.TensorSpec([], tf.float32, name="repetition_penalty"),
-        tf.TensorSpec([], tf.float32, name="ingredient_bias"),
-        tf.TensorSpec([], tf.float32, name="unlisted_penalty"),
-        tf.TensorSpec([], tf.float32, name="min_p"),
-        tf.TensorSpec([], tf.float32, name="title_temperature"),
+        *(tf.TensorSpec([], tf.int32 if spec.kind is int else tf.float32, name=spec.name) for spec in EXPORTED),
     ])
     return archive
 
 
-def _checked(*settings: tf.Tensor) -> list[tf.Tensor]:
-    """The settings, once they pass the checks of ``generate.Decoding``: a value out of range
-    raises ``InvalidArgumentError`` naming the argument, before anything uses it."""
-    (max_tokens, temperature, top_k, top_p, no_repeat_ngram, repetition_penalty, ingredient_bias,
-     unlisted_penalty, min_p, title_temperature) = settings
-    checks = [
-        tf.debugging.Assert((max_tokens >= 1) & (max_tokens <= MAX_TOKENS),
-                            [f"max_tokens must be from 1 to {MAX_TOKENS}, got", max_tokens]),
-        tf.debugging.Assert(tf.math.is_finite(temperature) & (temperature >= 0),
-                            ["temperature must be a number >= 0 (0 means greedy), got", temperature]),
-        tf.debugging.Assert(top_k >= 0, ["top_k must be >= 0 (0: no top-k filter), got", top_k]),
-        tf.debugging.Assert((top_p > 0) & (top_p <= 1), ["top_p must be in (0, 1] (1: no top-p filter), got", top_p]),
-        tf.debugging.Assert((no_repeat_ngram == 0) | (no_repeat_ngram >= 2),
-                            ["no_repeat_ngram must be 0 (off) or an integer >= 2, got", no_repeat_ngram]),
-        tf.debugging.Assert(tf.math.is_finite(repetition_penalty) & (repetition_penalty >= 0),
-                            ["repetition_penalty must be a number >= 0, got", repetition_penalty]),
-        tf.debugging.Assert(tf.math.is_finite(ingredient_bias) & (ingredient_bias >= 0),
-                            ["ingredient_bias must be a number >= 0, got", ingredient_bias]),
-        tf.debugging.Assert(unlisted_penalty >= 0, ["unlisted_penalty must be a number >= 0 (inf: never), got",
-                                                    unlisted_penalty]),
-        tf.debugging.Assert((min_p >= 0) & (min_p <= 1), ["min_p must be from 0 (no min-p filter) to 1, got", min_p]),
-        tf.debugging.Assert(tf.math.is_finite(title_temperature) & (title_temperature >= 0),
-                            ["title_temperature must be a number >= 0, got", title_temperature]),
-    ]
+def _checked(arguments: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The arguments, once they pass the settings' own checks (generation/settings.py): a value out
+    of range raises ``InvalidArgumentError`` naming the argument, before anything uses it."""
+    max_tokens = arguments["max_tokens"]
+    checks = [tf.debugging.Assert((max_tokens >= 1) & (max_tokens <= MAX_TOKENS),
+                                  [f"max_tokens must be from 1 to {MAX_TOKENS}, got", max_tokens])]
+    checks += [tf.debugging.Assert(spec.accepts(arguments[spec.name]),
+                                   [f"{spec.name} must be {spec.config_rule}, got", arguments[spec.name]])
+               for spec in EXPORTED]
     with tf.control_dependencies(checks):
-        return [tf.identity(setting) for setting in settings]
+        return {name: tf.identity(value) for name, value in arguments.items()}
 
 
 def prompt_model_tokens(prompt: tf.Tensor, level: str) -> tf.Tensor:

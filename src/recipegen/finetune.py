@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from recipegen import run as run_files
-from recipegen.config import Config, load_run_config, validate
+from recipegen.config import Config, validate
 from recipegen.errors import ConfigError, RunError
 from recipegen.text import UNK_ID
 
@@ -33,35 +32,24 @@ FIXED_BY_BASE = ("model.cell", "model.layers", "model.units", "model.embedding_d
                  "data.vocab_size", "data.tokens", "data.template", "data.vocab_sample")
 
 
-@dataclass(frozen=True)
-class Base:
-    path: Path
-    config: Config
-    metrics: dict[str, Any]
-    vocabulary: list[str]
-
-
-def read_base(path: Path) -> Base:
-    """A finished run to start from; RunError (exit 2) for one that is missing or unfinished."""
-    if not path.is_dir():
-        raise RunError(f"--init-from {path}: no such run directory")
-    missing = [name for name in run_files.REQUIRED_FILES if not (path / name).is_file()]
-    if missing:
-        raise RunError(f"--init-from {path}: not a trained run (missing {', '.join(missing)})")
-    if not (path / run_files.METRICS_FILE).is_file():
-        raise RunError(f"--init-from {path}: the run has not finished (no {run_files.METRICS_FILE}); "
-                       f"finish it first with: recipegen train --resume {path}")
+def read_base(path: Path) -> run_files.Run:
+    """A finished run to start from, its model not loaded yet; RunError (exit 2) for one that is
+    missing, incomplete or unfinished."""
     try:
-        config = load_run_config(path / run_files.CONFIG_FILE)
-    except ConfigError as e:
-        raise RunError(f"--init-from {path}: {e}") from None
-    vocabulary = run_files.read_json(path / run_files.VOCABULARY_FILE)
-    if not isinstance(vocabulary, list) or not all(isinstance(token, str) for token in vocabulary):
-        raise RunError(f"--init-from {path / run_files.VOCABULARY_FILE}: expected a JSON list of tokens")
-    return Base(path, config, run_files.read_json(path / run_files.METRICS_FILE), vocabulary)
+        base = run_files.read_run(path)
+    except RunError as e:
+        raise RunError(f"--init-from {e}") from None
+    if missing := run_files.missing_files(path):
+        raise RunError(f"--init-from {path}: not a trained run (missing {', '.join(missing)})")
+    if not base.finished:
+        why = (f"no {run_files.METRICS_FILE}" if not base.metrics else
+               f"resumed for more epochs since its {run_files.METRICS_FILE}")
+        raise RunError(f"--init-from {path}: the run has not finished ({why}); "
+                       f"finish it first with: recipegen train --resume {path}")
+    return base
 
 
-def based_config(base: Base, config: Config, given: Iterable[str]) -> Config:
+def based_config(base: run_files.Run, config: Config, given: Iterable[str]) -> Config:
     """``config`` with the base's architecture and vocabulary keys; ``given`` are the keys the
     command line set, refused when they ask for another value than the base has."""
     for key in given:
@@ -85,7 +73,7 @@ def unknown_share(sequences: Iterable[Any]) -> tuple[int, int]:
     return unknown, total
 
 
-def base_record(base: Base, unknown: int, tokens: int) -> dict[str, Any]:
+def base_record(base: run_files.Run, unknown: int, tokens: int) -> dict[str, Any]:
     """What a fine-tuned run keeps of its base (base.json; ``info`` shows it)."""
     return {
         "run": str(base.path.resolve()),
@@ -98,7 +86,7 @@ def base_record(base: Base, unknown: int, tokens: int) -> dict[str, Any]:
     }
 
 
-def describe_unknown(source: str, base: Base, unknown: int, tokens: int) -> str:
+def describe_unknown(source: str, base: run_files.Run, unknown: int, tokens: int) -> str:
     share = unknown / tokens if tokens else 0.0
     line = (f"{source}: {unknown:,} of {tokens:,} training tokens ({share:.1%}) are outside the vocabulary of "
             f"{base.path} ({len(base.vocabulary):,} tokens) and are read as [UNK]")

@@ -1,5 +1,5 @@
 """Which words of a recipe are foods: one reading shared by the measures, data preparation and
-the decoder's guidance (generate.py), so that what is steered is what is measured.
+the decoder's steering (generation/steering.py), so that what is steered is what is measured.
 
 An ingredient line's *main word* is what the line is about: parentheses dropped, the first
 comma-separated part that names something, cut before "for", "to", "or" and the like, and its

@@ -1,244 +1,58 @@
-"""Generating recipes from a trained model: prompts in, readable and parsed recipes out.
+"""Generating from a trained run: what ``recipegen generate`` does, as one library call.
 
-``Generator`` reads a prompt exactly as training text is standardized, asks the compiled
-decoder (decoder.py: the trained cells stepped one token at a time inside one ``tf.while_loop``)
-for ``n`` samples as one batch, and turns its token ids back into ``Sample``s: text for people,
-the recipe parsed by its template. A ``Request`` gives a recipe's title and/or ingredient list:
-those tokens are *given*, written into the row at the right place (the list right after the
-title the model writes) instead of sampled. With ``best_of`` K, each recipe is sampled K times in
-the same batch and the candidate that holds together best is kept (``measures.coherence``).
-
-With ``jit_compile=True`` XLA compiles the loop: about 1.6 times the tokens per second on CPU,
-but the compile costs over a second per prompt length, sample count and token limit, more than
-the plain graph's tracing. A one-shot ``recipegen generate`` is therefore faster without it;
-XLA pays off for many or long recipes from one process (``benchmarks/generation.py`` measures both).
+``generate_run`` reads the run, refuses what the run cannot write before its model loads (an
+ingredient list for a run whose template has none, a title for a plain-text run) and resolves
+every setting against the run's config. What it returns writes the recipes all at once or a batch
+at a time; the command line only chooses which and prints them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-from recipegen.decoder import Decoder
-from recipegen.decoding import (
-    MAX_BATCH_TOKENS,
-    Decoding,
-    Generation,
-    Request,
-    Sample,
-    SettingError,
-    check_max_tokens,
-    configured_decoding,
-    is_integer,
-)
-from recipegen.measures import coherence
-from recipegen.templates import given_pieces, parse_recipe
-from recipegen.text import END_TOKEN, RECIPE_PREFIX, UNK_ID, WORDS, Tokenizer
-
-__all__ = ["Decoding", "Generation", "Generator", "Request", "Sample", "SettingError", "configured_decoding"]
+from recipegen.generation.generator import Generator
+from recipegen.generation.samples import Generation, Request
+from recipegen.generation.settings import check_max_tokens, configured_decoding
+from recipegen.run import Run, load_run
 
 
-class Generator:
-    """A compiled incremental decoder over a trained model's own layers and weights.
+@dataclass(frozen=True)
+class Generating:
+    """A run ready to write recipes: its generator and the settings resolved against its config."""
 
-    ``tokenizer`` reads prompts and writes samples at the run's token level; with a
-    ``template`` each sample is also parsed back into a recipe, and with the run's ``foods``
-    (foods.json) the directions can be steered toward the foods a recipe names.
-    """
+    run: Run
+    generator: Generator
+    prompt: str
+    max_tokens: int
+    options: dict[str, Any]  # the rest of Generator.generate's keyword arguments
 
-    def __init__(self, model: keras.Model, vocabulary: Sequence[str], tokenizer: Tokenizer = WORDS,
-                 template: str | None = None, jit_compile: bool = False, foods: set[str] | None = None):
-        self.tokenizer = tokenizer
-        self.template = template
-        self.vocabulary = [tokenizer.name(entry) for entry in vocabulary]  # markers by name at every level
-        self.jit_compile = jit_compile
-        self.foods = foods
-        self._ids = {token: i for i, token in enumerate(self.vocabulary)}
-        if END_TOKEN not in self._ids:
-            raise ValueError(f"vocabulary has no {END_TOKEN!r} token")
-        self.end_id = self._ids[END_TOKEN]
-        self.decoder = Decoder(model, self.vocabulary, tokenizer.level, template, foods)
-        self.reader = self.decoder.reader
-        self._decoders: dict[tuple, Any] = {}
+    def generate(self, count: int, seed: int | None = None) -> Generation:
+        """``count`` recipes decoded as one batch."""
+        return self.generator.generate(self.prompt, n=count, seed=seed, max_tokens=self.max_tokens, **self.options)
 
-    @classmethod
-    def from_run(cls, run: Any, jit_compile: bool = False) -> Generator:
-        """The generator of a loaded run (run.Run): its model, vocabulary, token level, template and foods."""
-        return cls(run.model, run.vocabulary, run.tokenizer, run.template, jit_compile=jit_compile, foods=run.foods())
+    def batches(self, count: int, batch_size: int, seed: int | None = None) -> Iterator[Generation]:
+        """``count`` recipes a batch at a time, each decoded once the one before has been taken."""
+        return self.generator.generate_batches(self.prompt, count, batch_size, seed, max_tokens=self.max_tokens,
+                                               **self.options)
 
-    @property
-    def steerable(self) -> bool:
-        """Whether foods can be steered: a word-level run with sections and food words (foods.json)."""
-        return self.reader.has_foods and self.template in ("book", "full")
 
-    def encode_prompt(self, prompt: str) -> tuple[list[str], list[int], list[str]]:
-        """Tokens, ids and unknown tokens of a prompt standardized exactly like training text.
-
-        An empty prompt starts a new recipe: the model reads an end token, which is what
-        precedes every recipe in a packed training stream, and writes the recipe from its start.
-        """
-        tokens = self.tokenizer.prompt_tokens(prompt)
-        if not tokens:
-            return [], [self.end_id], []
-        ids = [self._ids.get(token, UNK_ID) for token in tokens]
-        unknown = [token for token, i in zip(tokens, ids) if i == UNK_ID]
-        if len(unknown) == len(tokens):
-            raise SettingError("prompt", f"prompt {prompt!r} has no {self.tokenizer.level} in the model's vocabulary")
-        return tokens, ids, unknown
-
-    def given_tokens(self, request: Request) -> tuple[list[str], bool]:
-        """The tokens a request gives after the prompt "recipe for", and whether they wait for the
-        model to write a title first (a list without a title)."""
-        if request.ingredients and self.template != "full":
-            raise SettingError("ingredients", f"an ingredient list needs a run trained with the full template, not "
-                                              f"the {self.template} template: "
-                                              f"train one with --config configs/full.toml")
-        if request.title is None and not request.ingredients:
-            raise SettingError("title", "a request gives a title, ingredients or both")
-        if self.template not in ("book", "full"):
-            raise SettingError("title", f"a title needs a run whose template has one (book or full), not "
-                                        f"the {self.template} template")
-        pieces = given_pieces(self.template, request.title, request.ingredients)
-        tokens = self.tokenizer.tokens(self.tokenizer.model_text(pieces))
-        if request.title is not None:
-            tokens = tokens[len(self.tokenizer.prompt_tokens(RECIPE_PREFIX)):]
-        return tokens, request.title is None
-
-    def generate(self, prompt: str | None = RECIPE_PREFIX, n: int = 1, max_tokens: int = 200, seed: int | None = None,
-                 show_probs: int = 0, requests: Sequence[Request] | None = None, decoding: Decoding | None = None,
-                 **settings: Any) -> Generation:
-        """``n`` samples after ``prompt``, or ``n`` per request after "recipe for" with what each
-        request gives. ``settings`` are ``Decoding`` fields and override ``decoding``'s."""
-        decoding = dataclasses.replace(decoding or Decoding(), **settings)
-        if not is_integer(show_probs) or show_probs < 0:
-            raise SettingError("show_probs", f"show_probs must be an integer >= 0, got {show_probs!r}")
-        show_probs = min(show_probs, len(self.vocabulary))
-        if not is_integer(n) or n < 1:
-            raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
+def generate_run(run_path: Path | None, prompt: str | None = None, request: Request | None = None,
+                 max_tokens: int | None = None, show_probs: int = 0, jit_compile: bool = False,
+                 **settings: Any) -> Generating:
+    """The run at ``run_path`` (the latest under ./runs when None) ready to write recipes after
+    ``prompt`` (default: the run's sample.prompt) or for ``request``; ``settings`` are decoding
+    settings that replace the run's (None: the run's). A bad setting, or a request the run's
+    template cannot hold, raises ``SettingError`` before the model is loaded."""
+    run = load_run(run_path, model=False)
+    if request is not None:
+        request.check_for(run.template)
+    decoding = configured_decoding(run.config.sample, **settings)
+    if max_tokens is not None:
         check_max_tokens(max_tokens)
-        if seed is None:
-            seed = secrets.randbits(31)
-        if not is_integer(seed) or not 0 <= seed < 2**63:  # the decoder's seed is an int64
-            raise SettingError("seed", f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
-        if requests is not None and not requests:
-            raise SettingError("requests", "requests: none given")
-        if requests:
-            prompt = RECIPE_PREFIX
-        prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt or "")
-
-        copies = n * decoding.best_of  # rows per request, or in all without requests
-        rows = copies * (len(requests) if requests else 1)
-        if rows * (len(prompt_ids) + max_tokens) > MAX_BATCH_TOKENS:
-            raise SettingError("n", f"{rows:,} samples of up to {len(prompt_ids) + max_tokens:,} tokens are more than "
-                                    f"one batch can hold ({MAX_BATCH_TOKENS:,} tokens): ask for fewer or shorter ones")
-        row_requests: list[Request | None] = ([r for r in requests for _ in range(copies)] if requests
-                                              else [None] * copies)
-        row_given: list[list[str]] | None = None  # each row's given tokens, as the request wrote them
-        given, waits = None, False
-        if requests:
-            given_by_request = [self.given_tokens(r) for r in requests]
-            if len({waiting for _, waiting in given_by_request}) > 1:
-                raise SettingError("requests", "requests in one call either all give a title or none does")
-            waits = given_by_request[0][1]
-            row_given = [tokens for tokens, _ in given_by_request for _ in range(copies)]
-            unknown += [token for tokens, _ in given_by_request for token in tokens if token not in self._ids]
-            given = np.full((len(row_given), max(map(len, row_given))), -1, dtype=np.int32)  # (rows, width), -1 padded
-            for row, tokens in enumerate(row_given):
-                given[row, :len(tokens)] = [self._ids.get(token, UNK_ID) for token in tokens]
-
-        decode = self._decoder(decoding, show_probs, given is not None, waits)
-        inputs = [tf.constant(prompt_ids, tf.int32), tf.constant(len(row_requests), tf.int32),
-                  tf.constant(max_tokens, tf.int32), tf.constant(seed, tf.int64)]
-        outputs = decode(*inputs, tf.constant(given)) if given is not None else decode(*inputs)
-        candidates = self._samples(outputs, prompt_tokens, show_probs, row_requests, row_given)
-        if decoding.best_of > 1:
-            likelihood = (outputs["log_likelihood"] / tf.maximum(outputs["scored"], 1.0)).numpy()  # per sampled token
-            candidates = [self._best(candidates[i:i + decoding.best_of], likelihood[i:i + decoding.best_of])
-                          for i in range(0, len(candidates), decoding.best_of)]
-        return Generation(prompt_tokens=prompt_tokens, unknown_words=list(dict.fromkeys(unknown)), seed=seed,
-                          samples=candidates, decoding=decoding)
-
-    def generate_batches(self, prompt: str | None = RECIPE_PREFIX, n: int = 1, batch_size: int = 32,
-                         seed: int | None = None, **options: Any) -> Iterator[Generation]:
-        """``n`` samples as Generations of at most ``batch_size`` each, every batch decoded only once
-        the one before has been taken, so memory does not grow with ``n``. Batch i is seeded with
-        ``seed + i``, so its first batch is ``generate(prompt, batch_size, seed=seed)``; ``options``
-        are ``generate``'s."""
-        if not is_integer(batch_size) or batch_size < 1:
-            raise SettingError("batch_size", f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if not is_integer(n) or n < 1:
-            raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
-        seed = secrets.randbits(31) if seed is None else seed
-        for batch, start in enumerate(range(0, n, batch_size)):
-            yield self.generate(prompt, n=min(batch_size, n - start), seed=(seed + batch) % 2**63, **options)
-
-    def _samples(self, outputs: dict[str, tf.Tensor], prompt_tokens: list[str], show_probs: int,
-                 row_requests: list[Request | None], row_given: list[list[str]] | None) -> list[Sample]:
-        """One sample per row of the decoder's outputs."""
-        generated = outputs["tokens"].numpy()  # (rows, steps)
-        given = outputs["given"].numpy() if "given" in outputs else None
-        if show_probs:
-            all_top_ids = outputs["top_ids"].numpy()  # (rows, steps, K)
-            all_top_probs = outputs["top_probs"].numpy()
-        samples = []
-        for row_index, row in enumerate(generated):
-            ids = row.tolist()
-            ended = self.end_id in ids
-            if ended:
-                ids = ids[: ids.index(self.end_id)]
-            tokens = [self.vocabulary[i] for i in ids]
-            positions = sorted(np.flatnonzero(given[row_index, :len(ids)]).tolist()) if given is not None else []
-            for position, token in zip(positions, row_given[row_index] if row_given else []):
-                tokens[position] = token  # as given, even a word the vocabulary lacks
-            steps = None
-            if show_probs:
-                n_steps = len(ids) + ended
-                top_ids = all_top_ids[row_index, :n_steps]  # (steps, K)
-                top_probs = all_top_probs[row_index, :n_steps]
-                steps = [[(self.vocabulary[i], float(p)) for i, p in zip(ids_k, probs_k)]
-                         for ids_k, probs_k in zip(top_ids, top_probs)]
-            whole = prompt_tokens + tokens + ([END_TOKEN] if ended else [])
-            parsed = parse_recipe(whole, self.template, self.tokenizer) if self.template else None
-            samples.append(Sample(text=self.tokenizer.readable(whole), tokens=tokens, ended=ended, steps=steps,
-                                  parsed=parsed, given=frozenset(positions),
-                                  request=row_requests[row_index]))
-        return samples
-
-    def _best(self, candidates: list[Sample], likelihood: np.ndarray) -> Sample:
-        """The candidate that ended, is well formed and uses most of its foods; then the most likely."""
-        def rank(i: int) -> tuple:
-            sample = candidates[i]
-            well_formed = sample.parsed is not None and not sample.parsed.problems
-            score = coherence(sample.parsed, self.foods) if sample.parsed is not None else 0
-            return sample.ended, well_formed, score, float(likelihood[i])
-
-        return candidates[max(range(len(candidates)), key=rank)]
-
-    def _decoder(self, decoding: Decoding, show_probs: int, given: bool, waits: bool):
-        hotter_titles = decoding.temperature > 0 and decoding.title_temperature > decoding.temperature
-        key = (float(decoding.temperature), decoding.top_k, decoding.top_p, decoding.min_p, decoding.no_repeat_ngram,
-               decoding.repetition_penalty if self.reader.reads_words else 0.0,
-               decoding.ingredient_bias if self.steerable else 0.0,
-               decoding.unlisted_penalty if self.steerable else 0.0,
-               float(decoding.title_temperature) if hotter_titles else 0.0,
-               show_probs, given, waits, decoding.best_of > 1)
-        if key not in self._decoders:
-            temperature, top_k, top_p, min_p, no_repeat, repetition, bias, penalty, title, show, _, _, likelihood = key
-
-            def decode(prompt, n, max_tokens, seed, given_ids=None):
-                return self.decoder.decode(prompt, n, max_tokens, seed, temperature, top_k, top_p, show_probs=show,
-                                   no_repeat_ngram=no_repeat, repetition_penalty=repetition, ingredient_bias=bias,
-                                   unlisted_penalty=penalty, given=given_ids, waits=waits, likelihood=likelihood,
-                                   min_p=min_p, title_temperature=title)
-
-            # Every length left open: one trace serves every prompt, batch and limit.
-            signature = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
-                         tf.TensorSpec([], tf.int64)] + ([tf.TensorSpec([None, None], tf.int32)] if given else [])
-            self._decoders[key] = tf.function(decode, input_signature=signature, jit_compile=self.jit_compile)
-        return self._decoders[key]
+    generator = Generator.from_run(run, jit_compile=jit_compile)
+    return Generating(run=run, generator=generator, prompt=run.config.sample.prompt if prompt is None else prompt,
+                      max_tokens=run.max_tokens() if max_tokens is None else max_tokens,
+                      options=dict(show_probs=show_probs, requests=[request] if request else None, decoding=decoding))

@@ -3,7 +3,9 @@
 A run writes config.toml, vocabulary.json, heldout.jsonl, tokens.npz and tokens.json when it
 starts, state.json after every epoch and metrics.json when it finishes. So an unfinished run (or
 one from before a file existed) shows what it has and the rest as unknown: None here, "unknown" in
-text. Only the parameter count of a run without metrics.json needs TensorFlow, to load its model.
+text. The run is read as every command reads it (run.read_run), so "finished" here is what
+--init-from and --resume go by. Only the parameter count of a run without metrics.json needs
+TensorFlow, to load its model.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from recipegen import run as run_files
-from recipegen.config import Config, load_run_config
-from recipegen.errors import ConfigError, RunError
+from recipegen.errors import RunError
+from recipegen.files import read_jsonl
 from recipegen.text import UNK_ID
 
 PERCENTILES = (50, 90, 99)
@@ -27,21 +29,17 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
     ``import_tensorflow`` runs before a model is loaded, so the CLI can import TensorFlow quietly.
     """
     path = run_files.latest_run(hint="RUN_DIR") if path is None else Path(path)
-    config = _read_config(path)
-    metrics = run_files.read_json(path / run_files.METRICS_FILE, missing_ok=True) or {}
-    state = run_files.read_json(path / run_files.STATE_FILE, missing_ok=True) or {}
+    run = run_files.read_run(path)
+    config, metrics, state, vocabulary = run.config, run.metrics, run.state, run.vocabulary
     meta = run_files.read_json(path / run_files.TOKENS_META_FILE, missing_ok=True) or {}
-    vocabulary = run_files.read_json(path / run_files.VOCABULARY_FILE, missing_ok=True)
     tokens = _token_statistics(path / run_files.TOKENS_FILE) or {}
-    # metrics.json goes stale when a finished run is resumed for more epochs: state.json is newer.
-    finished = bool(metrics) and metrics.get("epochs") == state.get("epochs_done", metrics.get("epochs"))
     best = state.get("best") or {"epoch": metrics.get("best_epoch"), "val_perplexity": metrics.get("val_perplexity"),
                                  "val_accuracy": metrics.get("val_accuracy")}
     return {
         "run": str(path),
         "base": run_files.read_json(path / run_files.BASE_FILE, missing_ok=True),  # finetune.base_record
-        "finished": finished,
-        "resumable": bool(state) and (path / str(state.get("checkpoint"))).is_file(),
+        "finished": run.finished,
+        "resumable": run.resumable,
         "model": {
             "cell": config.model.cell,
             "layers": config.model.layers,
@@ -54,7 +52,7 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
             "parameters": _first(metrics.get("parameters"), lambda: _count_parameters(path, state, import_tensorflow)),
         },
         "vocabulary": {
-            "size": len(vocabulary) if isinstance(vocabulary, list) else metrics.get("vocab_size"),
+            "size": len(vocabulary) if vocabulary is not None else metrics.get("vocab_size"),
             "tokens": config.data.tokens,
             "template": config.data.template,
         },
@@ -64,6 +62,7 @@ def describe_run(path: Path | None, import_tensorflow: Callable[[], None] = lamb
             "skipped_records": _first(meta.get("skipped"), metrics.get("skipped_records")),
             "train_recipes": _first(tokens.get("recipes"), metrics.get("train_recipes")),
             "heldout_recipes": _first(metrics.get("heldout_recipes"), lambda: _count_heldout(path)),
+            "split_rule": run.split,  # data.py: how the held-out recipes were chosen
             "train_tokens": tokens.get("tokens"),
             "oov_rate": tokens.get("oov_rate"),
             "recipe_tokens": tokens.get("lengths"),
@@ -153,17 +152,6 @@ def _tokens(count: int | None, oov_rate: float | None) -> str:
     return "unknown" if count is None else f"{count:,}, {_percent(oov_rate)} out of vocabulary ([UNK])"
 
 
-def _read_config(path: Path) -> Config:
-    if not path.exists():
-        raise RunError(f"{path}: no such run directory")
-    if not (path / run_files.CONFIG_FILE).is_file():
-        raise RunError(f"{path}: not a run directory (no {run_files.CONFIG_FILE})")
-    try:
-        return load_run_config(path / run_files.CONFIG_FILE)
-    except ConfigError as e:
-        raise RunError(str(e)) from None
-
-
 def _token_statistics(path: Path) -> dict[str, Any] | None:
     """Counts over the tokenized corpus the run trained on (what save_tokens wrote)."""
     if not path.is_file():
@@ -219,7 +207,7 @@ def _count_parameters(path: Path, state: dict[str, Any], import_tensorflow: Call
 
 def _count_heldout(path: Path) -> int | None:
     file = path / run_files.HELDOUT_FILE
-    return len(run_files.read_jsonl(file)) if file.is_file() else None
+    return len(read_jsonl(file)) if file.is_file() else None
 
 
 def _training_seconds(state: dict[str, Any], metrics: dict[str, Any]) -> float | None:

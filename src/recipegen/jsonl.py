@@ -1,7 +1,7 @@
 """``generate --jsonl``: recipes written as JSON Lines a batch at a time, whole or not at all.
 
 Each batch is written as soon as it is decoded and then dropped, so memory does not grow with
-the number of recipes; a file is written under a temporary name beside it (run.replacing) and a
+the number of recipes; a file is written under a temporary name beside it (files.replacing) and a
 stop asked for (stopping.py) is acted on between batches. A FIFO or a device is written to as a
 stream, and a symlink's target replaced, never the link or the FIFO themselves.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from recipegen import stopping
+from recipegen.files import replacing
 from recipegen.render import sample_jsonl, unknown_words_warning
-from recipegen.run import replacing
 
 
 def write_jsonl(path: Path, generations: Any, count: int, foods: set[str] | None) -> None:

@@ -4,13 +4,13 @@ The output layer returns logits, not probabilities: the loss takes logits (more 
 log of a softmax) and samplers scale logits by temperature. Layers carry fixed names so the
 fast decoder in ``generate`` can find them in a loaded model.
 
-Two ways to make the output layer cheaper to train (README, "Training benchmark"):
+Two ways to make the output layer cheaper to train (benchmarks/README.md, "Training benchmark"):
 
 - ``model.tie_embeddings``: the output layer is the embedding matrix read backwards (Press & Wolf,
   2017), ``logits = h @ E^T + b``, one matrix instead of two. Where ``units`` differs from
   ``embedding_dim`` a projection (units -> embedding_dim, no bias) comes first.
 - ``train.softmax = "sampled"``: ``RecipeModel.train_step`` scores the true word against a few
-  hundred sampled ones (sampled.py) instead of the whole vocabulary. Only training changes: the
+  hundred sampled ones (loss.py) instead of the whole vocabulary. Only training changes: the
   model's output, and so held-out scoring, ``evaluate``, generation and export, is the full softmax.
 """
 
@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from recipegen.config import ModelConfig, TrainConfig
-from recipegen.sampled import sampled_loss_sum
+from recipegen.loss import sampled_loss_sum
 
 RECURRENT = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 

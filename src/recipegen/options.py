@@ -12,47 +12,72 @@ from typing import Any
 
 import click
 
+from recipegen.generation.settings import CONFIGURED, SETTINGS, Setting, SettingError, check_max_tokens
+
 DEFAULT_CONFIG = Path("configs/default.toml")
 RUN_DIR = click.Path(file_okay=False, path_type=Path)  # shells complete it with directories only
-STRATEGIES = ("default", "mirrored", "multiworker")  # config.STRATEGIES, repeated so --help needs no import
 
 run_option = click.option("--model", "run_path", type=RUN_DIR,
                           help="Run directory (default: the most recently saved run under ./runs).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 
 
-def decoding_options(command: Any) -> Any:
-    """The steering options of generate and evaluate; each defaults to the run's sample.* setting."""
-    options = [
-        click.option("--title-temperature", type=float, metavar="T",
-                     help="Draw each title at T where the recipe's temperature is lower, so careful recipes are "
-                          "not all the same dish; 0 = the recipe's (default: the run's sample.title_temperature)."),
-        click.option("--no-repeat-ngram", type=int, metavar="N",
-                     help="Never repeat an N-token phrase within a section of a recipe; 0 = off "
-                          "(default: the run's sample.no_repeat_ngram)."),
-        click.option("--repetition-penalty", type=float, metavar="R",
-                     help="Take R off a word's logit for each time the section has used it; 0 = off "
-                          "(default: the run's sample.repetition_penalty)."),
-        click.option("--ingredient-bias", type=float, metavar="B",
-                     help="Steer the directions toward the foods the title and ingredient list name, until they "
-                          "use them; 0 = off (default: the run's sample.ingredient_bias)."),
-        click.option("--unlisted-penalty", type=float, metavar="P",
-                     help="Steer the directions away from foods the ingredient list does not name; 0 = off, inf = "
-                          "never (default: the run's sample.unlisted_penalty)."),
-        click.option("--best-of", type=int, metavar="K",
-                     help="Sample K candidates per recipe and keep the one that holds together best "
-                          "(default: the run's sample.best_of)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def decoding_options(*, skip: tuple[str, ...] = ()) -> Any:
+    """One option per decoding setting (generation/settings.py), but those in ``skip``: its help,
+    type and range come from the setting, a value out of range is refused while the command line
+    is read, and a setting a run configures defaults to that run's sample.* value."""
+
+    def add(command: Any) -> Any:
+        for spec in reversed(SETTINGS):
+            if spec.name in skip:
+                continue
+            help_text = spec.help + (f" (default: the run's sample.{spec.name})" if spec in CONFIGURED else "")
+            if spec.name == "temperature":  # not a run's setting: every call chooses it, 1 unless told
+                command = click.option(spec.option, "-t", type=float, default=spec.off, show_default=True,
+                                       metavar=spec.metavar, help=help_text, callback=checked_by(spec))(command)
+            else:
+                command = click.option(spec.option, type=spec.kind, metavar=spec.metavar, help=help_text,
+                                       callback=checked_by(spec))(command)
+        return command
+
+    return add
+
+
+def checked_by(spec: Setting) -> Any:
+    """A click callback that refuses a value (or each of a repeated option's) with the setting's own
+    rule while the command line is read, before any work is done."""
+
+    def check(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+        for each in value if isinstance(value, tuple) else (value,):
+            if each is not None:
+                try:
+                    spec.check(each)
+                except SettingError as e:
+                    raise click.BadParameter(str(e), param_hint=_longest(parameter)) from None
+        return value
+
+    return check
+
+
+def checked_max_tokens(context: click.Context, parameter: click.Parameter, value: int | None) -> int | None:
+    if value is not None:
+        try:
+            check_max_tokens(value)
+        except SettingError as e:
+            raise click.BadParameter(str(e), param_hint=_longest(parameter)) from None
+    return value
+
+
+def _longest(parameter: click.Parameter) -> str:
+    """How errors name an option: its long name, unquoted, as ``bad_option`` names the library's."""
+    return max(parameter.opts, key=len)
 
 
 def training_config(config_path: Path | None, overrides: tuple[str, ...], data: str | None, epochs: int | None,
                     seed: int | None, strategy: str | None, tensorboard: bool, resume_dir: Path | None,
                     overwrite: bool, out: Path | None, init_from: Path | None = None) -> tuple[Any, Any]:
     """The config ``train``'s options ask for (configs/default.toml when present and no --config is
-    given) and the base run of --init-from (finetune.Base) or None; (None, None) with --resume,
+    given) and the base run of --init-from (run.Run) or None; (None, None) with --resume,
     which continues a run with its own config."""
     from recipegen.config import load_config, parse_override
     from recipegen.finetune import based_config, read_base
@@ -117,23 +142,6 @@ def jsonl_output(path: Path | None, as_json: bool) -> None:
         raise click.UsageError("--json and --jsonl are two output formats: choose one")
     if str(path) != "-" and not path.parent.is_dir():
         raise click.BadParameter(f"{path}: no directory {path.parent} to write it in", param_hint="--jsonl")
-
-
-def checked_settings(settings: dict[str, Any], temperatures: tuple[float, ...] = (),
-                     max_tokens: int | None = None) -> dict[str, Any]:
-    """The decoding options that were given, checked by the library before any work is done (the
-    run's config fills in the rest later); a bad one is a one-line error naming its option."""
-    from recipegen.decoding import Decoding, SettingError, check_max_tokens
-
-    given = {key: value for key, value in settings.items() if value is not None}
-    try:
-        if max_tokens is not None:
-            check_max_tokens(max_tokens)
-        for temperature in temperatures or (given.get("temperature", Decoding.temperature),):
-            Decoding(**given | {"temperature": temperature})
-    except SettingError as e:
-        raise bad_option(e) from None
-    return given
 
 
 def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:

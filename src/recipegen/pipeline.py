@@ -14,7 +14,7 @@ Windows are shuffled before batching, and each batch carries a weight of 0 on pa
 loss and every metric count real tokens only. Held-out recipes are scored whole, whatever the
 training pipeline (``recipe_batches``; evaluate.Scorer carries the state through each), so
 scores compare. (Training on whole recipes, or with the state carried from window to window,
-did not beat windows at equal training time: README, "Recipes that read as real".)
+did not beat windows at equal training time: benchmarks/README.md, "Whole-recipe context in training".)
 """
 
 from __future__ import annotations

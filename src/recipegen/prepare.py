@@ -27,8 +27,9 @@ import tensorflow as tf
 from recipegen import run as run_files
 from recipegen import shipped, stopping
 from recipegen.config import Config
-from recipegen.data import describe_skips, load_corpus, split_corpus
+from recipegen.data import SPLIT_RULE, describe_skips, load_corpus, split_corpus
 from recipegen.errors import RunError
+from recipegen.files import file_digest, save_arrays, write_json, write_jsonl
 from recipegen.foods import food_lexicon
 from recipegen.pipeline import (
     adapt_vocabulary,
@@ -121,24 +122,27 @@ class InMemoryData:
         return iter(self.train_sequences)
 
     def save(self, run_dir: Path) -> None:
-        run_files.write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in self.heldout_texts))
-        save_tokens(self, run_dir, run_files.file_digest(Path(self.source)))
+        write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in self.heldout_texts))
+        save_tokens(self, run_dir, file_digest(Path(self.source)))
 
 
-def prepare(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> PreparedCorpus:
-    """The corpus of ``config``, streamed (``data.stream``) or in memory; ``vocabulary`` is adapted unless given."""
+def prepare(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None,
+            rule: str = SPLIT_RULE) -> PreparedCorpus:
+    """The corpus of ``config``, streamed (``data.stream``) or in memory, split by ``rule``;
+    ``vocabulary`` is adapted unless given."""
     if config.data.stream:
-        data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say)
+        data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say, rule=rule)
     else:
-        data = prepare_data(config, vocabulary=vocabulary, say=say)
+        data = prepare_data(config, vocabulary=vocabulary, say=say, rule=rule)
     stopping.check()  # a stop asked while reading: nothing has been written yet
     return data
 
 
-def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None) -> InMemoryData:
-    """Corpus -> split -> vocabulary (adapted on training recipes, unless given) -> token ids."""
+def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None,
+                 rule: str = SPLIT_RULE) -> InMemoryData:
+    """Corpus -> split (by ``rule``) -> vocabulary (adapted on training recipes, unless given) -> token ids."""
     corpus = load_corpus(config.data.path)
-    train_recipes, heldout_recipes = split_corpus(corpus.recipes, config.data.validation_fraction, config.seed)
+    train_recipes, heldout_recipes = split_corpus(corpus.recipes, config.data.validation_fraction, config.seed, rule)
     template = chosen_template(config.data.template, sum(bool(r.ingredients) for r in train_recipes),
                                len(train_recipes))
     if template != config.data.template:
@@ -175,10 +179,10 @@ def with_template(config: Config, template: str) -> Config:
 def write_corpus_files(data: PreparedCorpus, run_dir: Path) -> None:
     """What a new run keeps of its corpus: the vocabulary, the held-out texts and the fingerprint
     (with the token cache in memory), and the food words."""
-    run_files.write_json(run_dir / run_files.VOCABULARY_FILE, data.vocabulary)
+    write_json(run_dir / run_files.VOCABULARY_FILE, data.vocabulary)
     data.save(run_dir)
     if data.foods is not None:
-        run_files.write_json(run_dir / run_files.FOODS_FILE, sorted(data.foods))
+        write_json(run_dir / run_files.FOODS_FILE, sorted(data.foods))
 
 
 def save_tokens(data: InMemoryData, run_dir: Path, corpus_digest: str) -> None:
@@ -189,15 +193,17 @@ def save_tokens(data: InMemoryData, run_dir: Path, corpus_digest: str) -> None:
 
     train_ids, train_lengths = flat(data.train_sequences)
     heldout_ids, heldout_lengths = flat(data.heldout_sequences)
-    run_files.save_arrays(run_dir / run_files.TOKENS_FILE, train_ids=train_ids, train_lengths=train_lengths,
-                          heldout_ids=heldout_ids, heldout_lengths=heldout_lengths)
+    save_arrays(run_dir / run_files.TOKENS_FILE, train_ids=train_ids, train_lengths=train_lengths,
+                heldout_ids=heldout_ids, heldout_lengths=heldout_lengths)
     meta = {"corpus_sha256": corpus_digest, "source": data.source, "recipes": data.recipes, "skipped": data.skipped,
             "longest_recipe": data.longest_recipe}
-    run_files.write_json(run_dir / run_files.TOKENS_META_FILE, meta)
+    write_json(run_dir / run_files.TOKENS_META_FILE, meta)
 
 
-def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None) -> PreparedCorpus:
-    """The corpus of a run being resumed, with the run's own vocabulary and food words.
+def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None,
+                rule: str = SPLIT_RULE) -> PreparedCorpus:
+    """The corpus of a run being resumed, split by the run's own ``rule``, with the run's own
+    vocabulary and food words.
 
     A streamed corpus is read again and must be the one the run started with. In memory, the
     run's token cache serves while the corpus file is unchanged (or gone); a file that changed is
@@ -208,18 +214,18 @@ def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None) 
     changed = f"{config.data.path}: the corpus changed since {run_dir} started"
     if config.data.stream:
         meta = run_files.read_json(run_dir / run_files.TOKENS_META_FILE)
-        if run_files.file_digest(shipped.corpus_path(config.data.path)) != meta["corpus_sha256"]:
+        if file_digest(shipped.corpus_path(config.data.path)) != meta["corpus_sha256"]:
             raise RunError(f"{changed}; start a new run instead")
-        data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say)
+        data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say, rule=rule)
         data.heldout_file = run_dir / run_files.HELDOUT_FILE
     else:
         cached, digest = load_tokens(run_dir, vocabulary, tokenizer_for(config.data.tokens), config.data.template)
         corpus = shipped.corpus_path(config.data.path)
-        if cached is not None and (not corpus.is_file() or run_files.file_digest(corpus) == digest):
+        if cached is not None and (not corpus.is_file() or file_digest(corpus) == digest):
             say(f"{cached.source}: {'unchanged' if corpus.is_file() else 'gone'}; using the run's tokenized corpus")
             data = cached
         else:
-            data = prepare_data(config, vocabulary=vocabulary, say=say)
+            data = prepare_data(config, vocabulary=vocabulary, say=say, rule=rule)
             if data.heldout_texts != run_files.read_heldout(run_dir):
                 raise RunError(f"{changed} (its held-out recipes differ); start a new run instead")
             if cached is not None and not _same_sequences(data.train_sequences, cached.train_sequences):

@@ -13,6 +13,7 @@ import math
 import textwrap
 from typing import Any
 
+from recipegen.generation.settings import not_off
 from recipegen.measures import LABELS, food_use, format_measure
 
 
@@ -153,9 +154,7 @@ def measures_table(result: dict[str, Any]) -> str:
     names = [name for name in labels if any(name in row for _, row in columns)]
     width = max(len(labels[name]) for name in names)
     widths = [max(8, len(title)) for title, _ in columns]
-    off = {"no_repeat_ngram": 0, "repetition_penalty": 0.0, "ingredient_bias": 0.0, "unlisted_penalty": 0.0,
-           "best_of": 1, "top_k": None, "top_p": None, "min_p": None, "title_temperature": 0.0}
-    steering = ", ".join(f"{key} {value:g}" for key, value in result["decoding"].items() if off.get(key) != value)
+    steering = ", ".join(f"{key} {value:g}" for key, value in not_off(result["decoding"]).items())
     lines = [f"{result['count']} samples after {result['prompt']!r}, at most {result['max_tokens']} tokens, "
              f"seed {result['seed']}, {steering or 'plain sampling'}:",
              f"  {'':<{width}}  " + "  ".join(f"{title:>{w}}" for (title, _), w in zip(columns, widths))]

@@ -10,37 +10,40 @@ leaves a half-written file that looks whole.
         samples.jsonl     the TextGenerator callback's samples, sample.count per epoch and temperature
         sample_measures.csv  measures of those samples (measures.py), one row per epoch and temperature
         foods.json        the food words of the training recipes (foods.py), when they have ingredient lists
-        metrics.json      final metrics; written last, so its presence marks a finished run
+        metrics.json      final metrics; written last, so a finished run has them (Run.finished)
         checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
-        state.json        what --resume needs besides the weights: epochs done, history, best
+        state.json        what --resume needs besides the weights: epochs done, history, best, split rule
         tokens.npz, tokens.json  the tokenized corpus and its fingerprint, so --resume skips tokenizing
         base.json         in a run fine-tuned with --init-from: the run it started from (finetune.py)
         tensorboard/      with train.tensorboard: TensorBoard logs (tensorboard_logs.py)
         .lock             held (flock) by the process training or resuming the run
 
-Every file is written to a temporary name in the same directory and renamed into place. A new
-checkpoint is complete before state.json names it, and the old one is removed only after, so a
-crash at any moment leaves state.json pointing at a whole checkpoint."""
+Every file is written to a temporary name in the same directory and renamed into place (files.py).
+A new checkpoint is complete before state.json names it, and the old one is removed only after, so
+a crash at any moment leaves state.json pointing at a whole checkpoint.
+
+``read_run`` is the one reader of a run directory: every command that reads a run, and
+``--init-from`` and ``--resume``, see the same checks, and the same answer to whether it finished.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
-import io
 import json
-import os
 import shutil
-import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from recipegen.config import Config, load_run_config
-from recipegen.decoding import MAX_TOKENS
+from recipegen.data import CRC32, PERMUTATION, SPLIT_RULES
 from recipegen.errors import ConfigError, RunError
+from recipegen.files import read_jsonl, replacing
+from recipegen.generation.settings import MAX_TOKENS
 from recipegen.text import Tokenizer, tokenizer_for
 
 RUNS_DIR = Path("runs")
@@ -63,105 +66,6 @@ TENSORBOARD_DIR = "tensorboard"
 CHECKPOINT_GLOB = "checkpoint-*.keras"
 LOCK_FILE = ".lock"
 REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
-
-
-@contextlib.contextmanager
-def replacing(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
-
-    The new file's data reaches the disk before the rename and the rename before this returns, so
-    after a power cut ``path`` holds the old file or the new one, whole, never a name for lost data.
-    """
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~umask())  # mkstemp's 0600 is for the temporary name, not the run's file
-        sync(tmp)
-        os.replace(tmp, path)
-        sync(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def umask() -> int:
-    """The process's umask, read without changing it where the system allows (changing it, even
-    for a moment, would apply to files other threads create meanwhile)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def sync(path: Path) -> None:
-    """Flush a file, or a directory's entries (a rename in it), to the disk: fsync."""
-    if path.is_dir() and os.name != "posix":  # Windows cannot open a directory to fsync it
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    with replacing(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSON Lines file written by this module; none when it does not exist."""
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Rows as CSV; a column that only later rows have (a measure added since a resumed run's first
-    epochs) is included, left empty where a row lacks it."""
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(key for row in rows for key in row)))
-        writer.writeheader()
-        writer.writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
-
-
-def save_arrays(path: Path, **arrays: Any) -> None:
-    import numpy as np
-
-    with replacing(path, suffix=path.suffix) as tmp:  # np.savez would add .npz to any other name
-        np.savez(tmp, **arrays)
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_model(model: Any, path: Path) -> None:
@@ -245,11 +149,37 @@ def latest_run(base: Path = RUNS_DIR, hint: str = "--model RUN_DIR") -> Path:
 
 @dataclass(frozen=True)
 class Run:
+    """A run directory as its files say (``read_run``); the model is loaded the first time it is used."""
+
     path: Path
-    model: Any  # keras.Model
-    vocabulary: list[str]
     config: Config
-    metrics: dict[str, Any]
+    vocabulary: list[str] | None  # None where the run has not written it
+    metrics: dict[str, Any]  # metrics.json, {} until the run first finishes
+    state: dict[str, Any]  # state.json, {} for a run from before it existed
+
+    @cached_property
+    def model(self) -> Any:  # keras.Model
+        """Loaded on first use, so the config, vocabulary and metrics can be checked (and ``info``
+        can run) without TensorFlow."""
+        _check_whole(self.path)
+        return _load_model(self.path, self.vocabulary or [])
+
+    @property
+    def finished(self) -> bool:
+        """metrics.json is written when training ends, and goes stale when a finished run is resumed
+        for more epochs and stopped partway: only metrics that count the epochs done are the end's."""
+        epochs = self.metrics.get("epochs")
+        return bool(self.metrics) and epochs == self.state.get("epochs_done", epochs)
+
+    @property
+    def resumable(self) -> bool:
+        return bool(self.state) and (self.path / str(self.state.get("checkpoint"))).is_file()
+
+    @property
+    def split(self) -> str:
+        """The rule that chose the held-out recipes (data.py), recorded since there has been more
+        than one; before, a run held in memory took a permutation's first share, a streamed one a crc32 hash."""
+        return self.state.get("split") or (CRC32 if self.config.data.stream else PERMUTATION)
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -280,28 +210,52 @@ def sample_limit(longest_recipe: int) -> int:
     return max(1, min(longest_recipe, MAX_TOKENS))
 
 
-def load_run(path: Path | None) -> Run:
-    """Load a run directory (the latest under ./runs when ``path`` is None) and check it is whole."""
-    path = latest_run() if path is None else Path(path)
+def read_run(path: Path) -> Run:
+    """A run directory's config, vocabulary, metrics and state, each checked (RunError naming the
+    file); the model is not loaded. A run that has not written a file yet reads without it."""
     if not path.is_dir():
         raise RunError(f"{path}: no such run directory")
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
-    if missing:
-        raise RunError(f"{path}: incomplete run directory, missing {', '.join(missing)}")
-    metrics = read_json(path / METRICS_FILE, missing_ok=True) or {}
+    if not (path / CONFIG_FILE).is_file():
+        raise RunError(f"{path}: not a run directory (no {CONFIG_FILE})")
+    metrics, state = _read_object(path / METRICS_FILE), _read_object(path / STATE_FILE)
     run_format = metrics.get("run_format", RUN_FORMAT)
     if run_format != RUN_FORMAT:
         raise RunError(f"{path}: run format {run_format!r} is not supported by this recipegen (expects {RUN_FORMAT})")
-    vocabulary = read_json(path / VOCABULARY_FILE)
-    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
+    if state.get("split", PERMUTATION) not in SPLIT_RULES:
+        raise RunError(f"{path / STATE_FILE}: unknown split rule {state['split']!r} ({', '.join(SPLIT_RULES)} known)")
+    vocabulary = read_json(path / VOCABULARY_FILE, missing_ok=True)
+    if vocabulary is not None and not (isinstance(vocabulary, list) and all(isinstance(t, str) for t in vocabulary)):
         raise RunError(f"{path / VOCABULARY_FILE}: expected a JSON list of tokens")
     try:
         config = load_run_config(path / CONFIG_FILE)
     except ConfigError as e:
         raise RunError(str(e)) from None
+    return Run(path=path, config=config, vocabulary=vocabulary, metrics=metrics, state=state)
 
-    import zipfile
 
+def load_run(path: Path | None, model: bool = True) -> Run:
+    """A whole run directory (the latest under ./runs when ``path`` is None), its model loaded, or
+    (``model=False``) loaded on first use, so a caller can first refuse what the config rules out."""
+    path = latest_run() if path is None else Path(path)
+    if path.is_dir():
+        _check_whole(path)
+    run = read_run(path)
+    if model:
+        run.model  # noqa: B018 -- loaded now, so a damaged model fails the command that asked for the run
+    return run
+
+
+def missing_files(path: Path) -> list[str]:
+    """What a run needs to generate or be built on that ``path`` lacks."""
+    return [name for name in REQUIRED_FILES if not (path / name).is_file()]
+
+
+def _check_whole(path: Path) -> None:
+    if missing := missing_files(path):
+        raise RunError(f"{path}: incomplete run directory, missing {', '.join(missing)}")
+
+
+def _load_model(path: Path, vocabulary: list[str]) -> Any:
     import keras
 
     if not zipfile.is_zipfile(path / MODEL_FILE):  # Keras would call a truncated file "not found"
@@ -311,12 +265,9 @@ def load_run(path: Path | None) -> Run:
         model = keras.saving.load_model(path / MODEL_FILE)
     except Exception as e:  # Keras raises many types for a damaged file
         raise RunError(f"{path / MODEL_FILE}: cannot load model ({type(e).__name__}: {e})") from None
-    model_vocab = model.get_layer("embedding").input_dim
-    if model_vocab != len(vocabulary):
-        raise RunError(
-            f"{path}: vocabulary has {len(vocabulary)} tokens but the model expects {model_vocab}"
-        )
-    return Run(path=path, model=model, vocabulary=vocabulary, config=config, metrics=metrics)
+    if (expected := model.get_layer("embedding").input_dim) != len(vocabulary):
+        raise RunError(f"{path}: vocabulary has {len(vocabulary)} tokens but the model expects {expected}")
+    return model
 
 
 def read_heldout(path: Path) -> list[str]:
@@ -330,6 +281,14 @@ def read_foods(run_dir: Path) -> set[str] | None:
     """The run's food words (foods.json), or None where it has none."""
     foods = read_json(run_dir / FOODS_FILE, missing_ok=True)
     return None if foods is None else set(foods)
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    """A run file holding one JSON object; {} when the run has not written it (yet)."""
+    data = read_json(path, missing_ok=True)
+    if data is not None and not isinstance(data, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return data or {}
 
 
 def read_json(path: Path, missing_ok: bool = False) -> Any:

@@ -14,15 +14,18 @@ time it is needed, and memory stays flat however large the file is:
    vectorized in the pipeline, laid end to end and cut into windows (``pack``) or truncated
    (``pad``), as in pipeline.py.
 
-The split is by a hash of the record's position and the seed, so it is the same on every pass
-and for every seed-fixed run, and costs no memory. Held-out shares are exact only on average.
+The split is data.py's, by a hash of the record's position and the seed, so it is the same on
+every pass, the same as the corpus held in memory would have, and costs no memory. Held-out
+shares are exact only on average. Where the hash leaves a side empty, which recipe moves across
+depends on how many recipes there are, known only at the end of a pass: the pass is then made
+again with that recipe on its side (``Split.settled``), so the vocabulary, template and counts
+are those of the settled split, as in memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +36,9 @@ import tensorflow as tf
 from recipegen import run as run_files
 from recipegen import stopping
 from recipegen.config import Config
-from recipegen.data import JSON_SUFFIXES, check_corpus_path, describe_skips, iter_recipes
+from recipegen.data import JSON_SUFFIXES, SPLIT_RULE, Split, check_corpus_path, describe_skips, iter_recipes
 from recipegen.errors import DataError
+from recipegen.files import file_digest, replacing, write_json
 from recipegen.foods import FoodCounter
 from recipegen.pipeline import adapt_vocabulary, batch_windows, make_vectorizer, shifted
 from recipegen.templates import AUTO, chosen_template, recipe_text, template_markers
@@ -45,11 +49,6 @@ WINDOW_SHUFFLE = 1024  # windows shuffled again after packing, so one batch mixe
 BUCKETS = [2**k for k in range(4, 14)]  # held-out recipe lengths scored together: 16-31 tokens, 32-63, ...
 
 
-def held_out(position: int, seed: int, fraction: float) -> bool:
-    """Whether the record at ``position`` is held out: a hash, so no pass needs the whole corpus."""
-    return zlib.crc32(f"{seed}:{position}".encode()) < fraction * 2**32
-
-
 @dataclass
 class StreamedData:
     """A corpus read on demand: a ``prepare.PreparedCorpus``, like ``prepare.InMemoryData``."""
@@ -57,6 +56,7 @@ class StreamedData:
     config: Config
     path: Path
     vocabulary: list[str]
+    split: Split
     recipes: int = 0
     skipped: int = 0
     train_recipes: int = 0
@@ -78,18 +78,18 @@ class StreamedData:
         """Training texts of one side of the split, in file order, read lazily."""
         config, tokenizer = self.config, tokenizer_for(self.config.data.tokens)
         for position, recipe in enumerate(iter_recipes(self.path, {})):
-            if held_out(position, config.seed, config.data.validation_fraction) == heldout:
+            if self.split.held_out(position) == heldout:
                 yield recipe_text(recipe, config.data.template, tokenizer)
 
     def save(self, run_dir: Path) -> None:
         """Stream the held-out texts into the run, and note the corpus they came from."""
         self.heldout_file = run_dir / run_files.HELDOUT_FILE
-        with run_files.replacing(self.heldout_file) as tmp, tmp.open("w", encoding="utf-8") as f:
+        with replacing(self.heldout_file) as tmp, tmp.open("w", encoding="utf-8") as f:
             for text in self.texts(heldout=True):
                 f.write(json.dumps({"text": text}) + "\n")
-        meta = {"corpus_sha256": run_files.file_digest(self.path), "source": self.source, "recipes": self.recipes,
+        meta = {"corpus_sha256": file_digest(self.path), "source": self.source, "recipes": self.recipes,
                 "skipped": self.skipped, "streamed": True, "longest_recipe": self.longest_recipe}
-        run_files.write_json(run_dir / run_files.TOKENS_META_FILE, meta)
+        write_json(run_dir / run_files.TOKENS_META_FILE, meta)
 
     def epoch_dataset(self, config: Config, epoch: int) -> tuple[tf.data.Dataset, int | None]:
         """One epoch's batches of (inputs, targets, weights); the token count is not known ahead.
@@ -132,15 +132,19 @@ class StreamedData:
                 .map(lambda row: tf.cast(row, tf.int32)))  # a dense row, not a rank-0 ragged one
 
 
-def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lambda message: None) -> StreamedData:
-    """Count and check the corpus, and adapt the vocabulary, in one streaming pass."""
+def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lambda message: None,
+                   split: Split | None = None, rule: str = SPLIT_RULE) -> StreamedData:
+    """Count and check the corpus, and adapt the vocabulary, in one streaming pass (two where the
+    hash leaves a side of the split empty). ``split`` defaults to the seed's by ``rule`` (a run's own,
+    where it was trained by an older one)."""
     path = check_corpus_path(config.data.path)
     if path.suffix.lower() in JSON_SUFFIXES:
         raise DataError(f"{path}: a .json list cannot be streamed; use JSON Lines (.jsonl: one recipe per line) "
                         "or set data.stream = false")
+    split = split or Split(config.seed, config.data.validation_fraction, rule)
     if config.data.template == AUTO:  # one more pass, to see whether the recipes have ingredient lists
-        config = _with_template(config, path, say)
-    data = StreamedData(config, path, vocabulary or [])
+        config, split = _with_template(config, path, split, say)
+    data = StreamedData(config, path, vocabulary or [], split)
     tokenizer = tokenizer_for(config.data.tokens)
     foods = FoodCounter()
 
@@ -151,7 +155,7 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
             if stopping.requested():
                 return  # the pass ends early; prepare() raises the stop once back in the main thread
             data.recipes += 1
-            if held_out(position, config.seed, config.data.validation_fraction):
+            if split.held_out(position):
                 data.heldout_recipes += 1
                 continue
             data.train_recipes += 1
@@ -186,9 +190,10 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     if not data.recipes:
         raise DataError(f"{path}: no usable recipe "
                         f"({data.skipped} records skipped: {describe_skips(data.skip_reasons)})")
+    if data.recipes < 2:
+        raise DataError(f"{path}: corpus has 1 recipe; at least 2 are needed to hold some out for validation")
     if not data.train_recipes or not data.heldout_recipes:
-        raise DataError(f"{path}: {data.train_recipes} training and {data.heldout_recipes} held-out recipes; "
-                        "both need at least one (change data.validation_fraction)")
+        return prepare_stream(config, vocabulary, say, _settled(split, path, data.recipes, data.heldout_recipes))
     data.foods = foods.lexicon() or None
     skipped = f" ({data.skipped} records skipped: {describe_skips(data.skip_reasons)})" if data.skipped else ""
     say(f"{path}: streamed {data.recipes} recipes{skipped}; {data.train_recipes} for training, "
@@ -199,18 +204,30 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     return data
 
 
-def _with_template(config: Config, path: Path, say) -> Config:
-    """``config`` with the template "auto" chooses for the training recipes of the streamed corpus."""
-    with_lists = recipes = 0
+def _with_template(config: Config, path: Path, split: Split, say) -> tuple[Config, Split]:
+    """``config`` with the template "auto" chooses for the training recipes of the streamed corpus,
+    and ``split`` settled (the pass made again where the hash left a side empty)."""
+    with_lists = recipes = held = 0
     for position, recipe in enumerate(iter_recipes(path, {})):
         if stopping.requested():
-            break
-        if not held_out(position, config.seed, config.data.validation_fraction):
+            break  # prepare() raises the stop; what a pass cut short chose is never used
+        if split.held_out(position):
+            held += 1
+        else:
             recipes += 1
             with_lists += bool(recipe.ingredients)
+    if recipes + held >= 2 and not (recipes and held) and not stopping.requested():
+        return _with_template(config, path, _settled(split, path, recipes + held, held), say)
     template = chosen_template(AUTO, with_lists, recipes)
     say(f"template auto: {template} ({with_lists} of {recipes} training recipes have an ingredient list)")
-    return dataclasses.replace(config, data=dataclasses.replace(config.data, template=template))
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, template=template)), split
+
+
+def _settled(split: Split, path: Path, recipes: int, held: int) -> Split:
+    """The split to pass over the corpus again with, after a pass that left a side empty."""
+    if split.moved is not None:  # a settled split leaves neither side empty: the file changed between passes
+        raise DataError(f"{path}: changed while it was being read; train again once it is written")
+    return split.settled(recipes, held)
 
 
 def _text_dataset(texts) -> tf.data.Dataset:

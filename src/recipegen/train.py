@@ -26,11 +26,13 @@ from recipegen import config as config_module
 from recipegen import run as run_files
 from recipegen.callbacks import EpochRecorder, RunProgress, TextGenerator, restore_seed_states, save_checkpoint
 from recipegen.config import Config, load_run_config
-from recipegen.decoding import configured_decoding
+from recipegen.data import SPLIT_RULE  # read when a run starts: the rule it records
 from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import WHOLE_RECIPES, Scorer
-from recipegen.finetune import Base, base_record, describe_unknown, unknown_share
-from recipegen.generate import Generator
+from recipegen.files import atomic_write_text, read_csv, read_jsonl, write_json
+from recipegen.finetune import base_record, describe_unknown, unknown_share
+from recipegen.generation.generator import Generator
+from recipegen.generation.settings import configured_decoding
 from recipegen.model import build_model, compile_model, use_softmax
 from recipegen.prepare import PreparedCorpus, prepare, resume_data, with_template, write_corpus_files
 from recipegen.tensorboard_logs import TensorBoardLogger
@@ -47,7 +49,7 @@ class TrainResult:
 
 
 def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bool = True,
-          log: Log | None = None, base: Base | None = None) -> TrainResult:
+          log: Log | None = None, base: run_files.Run | None = None) -> TrainResult:
     """Train a model as ``config`` says and write a complete run directory to ``run_dir``.
 
     With a ``base`` (finetune.py: ``config`` already has its architecture and vocabulary keys),
@@ -59,23 +61,23 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     with distribute.worker_dir(strategy, run_dir) as own_dir:
         say = log or (lambda message: None)
         _seed_everything(config)
-        data = prepare(config, vocabulary=base.vocabulary if base else None, say=say)
+        data = prepare(config, vocabulary=base.vocabulary if base else None, say=say, rule=SPLIT_RULE)
         config = with_template(config, data.template)  # "auto" resolved: the run records what it trained on
         if base:
             unknown, tokens = unknown_share(data.train_ids())
             say(describe_unknown(data.source, base, unknown, tokens))
         with run_files.locked(own_dir):
             run_files.prepare_run_dir(own_dir, overwrite=overwrite)
-            run_files.atomic_write_text(own_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+            atomic_write_text(own_dir / run_files.CONFIG_FILE, config_module.dumps(config))
             write_corpus_files(data, own_dir)
             with strategy.scope():
                 model = build_model(config.model, len(data.vocabulary))
                 compile_model(model, config.train)
             if base:
                 _start_from(model, base)
-                run_files.write_json(own_dir / run_files.BASE_FILE, base_record(base, unknown, tokens))
+                write_json(own_dir / run_files.BASE_FILE, base_record(base, unknown, tokens))
             state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0,
-                                     "heldout_scoring": WHOLE_RECIPES}
+                                     "heldout_scoring": WHOLE_RECIPES, "split": SPLIT_RULE}
             save_checkpoint(model, own_dir, state, epochs_done=0)  # resumable even before the first epoch ends
             result = _fit(config, own_dir, strategy, model, data, state, verbose, log)
     return result if own_dir == run_dir else TrainResult(run_dir, result.metrics, chief=False)
@@ -99,20 +101,21 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
     say = log or (lambda message: None)
     if strategy == "multiworker":
         raise RunError(f"{run_dir}: a multiworker run resumes on one machine: add --strategy default or mirrored")
-    state = run_files.read_state(run_dir)
-    finished = run_files.read_json(run_dir / run_files.METRICS_FILE, missing_ok=True)
-    if finished is not None and not (epochs and epochs > state["epochs_done"]):
+    run_files.read_state(run_dir)
+    run = run_files.read_run(run_dir)
+    state = run.state
+    if run.finished and not (epochs and epochs > state["epochs_done"]):
         if tensorboard:  # logs for a finished run's epochs, and the switch kept for later resumes
             config = load_run_config(run_dir / run_files.CONFIG_FILE, {"train.tensorboard": True})
-            run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+            atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
             board = TensorBoardLogger(run_dir / run_files.TENSORBOARD_DIR, state["history"],
-                                      run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE),
-                                      run_files.read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE))
+                                      read_jsonl(run_dir / run_files.SAMPLES_FILE),
+                                      read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE))
             board.write()
             board.close()
         say(f"{run_dir}: finished after {state['epochs_done']} epochs, nothing to train "
             f"(--epochs N with N > {state['epochs_done']} trains it longer)")
-        return TrainResult(run_dir, finished)
+        return TrainResult(run_dir, run.metrics)
     if epochs and epochs > state["epochs_done"]:
         state.pop("stopped_early_after", None)
         state.pop("stopped_by_time_limit", None)
@@ -122,10 +125,11 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
     if config.train.strategy == "multiworker":
         raise RunError(f"{run_dir}: a multiworker run resumes on one machine: add --strategy default or mirrored")
     if overrides:
-        run_files.atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+        atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     tf_strategy = distribute.make_strategy(config.train)
     _seed_everything(config)
-    data = resume_data(run_dir, config, say)
+    state["split"] = run.split  # recorded from now on, for a run from before the rule was
+    data = resume_data(run_dir, config, say, rule=run.split)  # split again as the run first split it
     with tf_strategy.scope():
         model = keras.saving.load_model(run_dir / state["checkpoint"])
     use_softmax(model, config.train)
@@ -202,8 +206,8 @@ def _callbacks(config: Config, run_dir: Path, model: keras.Model, data: Prepared
         generator, config.sample.prompt, config.sample.temperatures,
         config.sample.max_tokens or run_files.sample_limit(data.longest_recipe), seed=config.seed,
         count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log,
-        samples=[s for s in run_files.read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= done],
-        measures=[m for m in run_files.read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE) if int(m["epoch"]) <= done],
+        samples=[s for s in read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= done],
+        measures=[m for m in read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE) if int(m["epoch"]) <= done],
         decoding=configured_decoding(config.sample), recorded=recorder.recorded,
     )
     if done and config.sample.temperatures and not any(s["epoch"] == done for s in sampler.samples):
@@ -236,7 +240,7 @@ def _say_why_it_stopped(config: Config, run_dir: Path, state: dict[str, Any], re
 
 def _write_metrics(run_dir: Path, model: keras.Model, data: PreparedCorpus, state: dict[str, Any],
                    train_tokens: int | None) -> TrainResult:
-    """metrics.json, written last: its presence marks a finished run."""
+    """metrics.json, written last: a finished run's metrics count the epochs its state has done."""
     best = state.get("best") or {}
     metrics = {
         "run_format": run_files.RUN_FORMAT,
@@ -259,16 +263,15 @@ def _write_metrics(run_dir: Path, model: keras.Model, data: PreparedCorpus, stat
         "vocab_size": len(data.vocabulary),
         "parameters": int(model.count_params()),
     }
-    run_files.write_json(run_dir / run_files.STATE_FILE, state)  # the final train_seconds
-    run_files.write_json(run_dir / run_files.METRICS_FILE, metrics)
+    write_json(run_dir / run_files.STATE_FILE, state)  # the final train_seconds
+    write_json(run_dir / run_files.METRICS_FILE, metrics)
     return TrainResult(run_dir=run_dir, metrics=metrics)
 
 
-def _start_from(model: keras.Model, base: Base) -> None:
+def _start_from(model: keras.Model, base: run_files.Run) -> None:
     """Give ``model`` the base's weights. The model is built anew from the new config rather than
     loaded, so training settings that live in its layers (dropout) are the new run's."""
-    trained = keras.saving.load_model(base.path / run_files.MODEL_FILE)
-    weights = trained.get_weights()
+    weights = base.model.get_weights()
     shapes = [w.shape for w in weights], [tuple(v.shape) for v in model.weights]
     if shapes[0] != shapes[1]:
         raise RunError(f"--init-from {base.path}: its model's weights do not match its config.toml")

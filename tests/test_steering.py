@@ -6,7 +6,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recipegen.guidance import LIST, STEPS, TITLE, RecipeReader, ban, repeated_ngram_bans
+from recipegen.generation.steering import LIST, STEPS, TITLE, RecipeReader, ban, repeated_ngram_bans
 from recipegen.text import DIRECTIONS, END_TOKEN, INGREDIENTS, ITEM, STEP
 
 VOCABULARY = ["", "[UNK]", END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP, "recipe", "for", "egg", "eggs", "flour",
@@ -61,7 +61,7 @@ def tiny_generator():
     import keras
 
     from recipegen.config import ModelConfig
-    from recipegen.generate import Generator
+    from recipegen.generation.generator import Generator
     from recipegen.model import build_model
 
     keras.utils.set_random_seed(1)

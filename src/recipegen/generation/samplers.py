@@ -17,8 +17,6 @@ import math
 
 import tensorflow as tf
 
-from recipegen.decoding import check_sampling_args  # noqa: F401 (samplers' callers check here)
-
 NEG_INF = float("-inf")
 
 

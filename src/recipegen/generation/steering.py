@@ -1,6 +1,6 @@
 """Steering the decoder inside its compiled loop: no repeated n-grams, and foods that hold together.
 
-Samplers (sampling.py) only draw the next token; the functions here change the logits they draw
+Samplers (samplers.py) only draw the next token; the functions here change the logits they draw
 from, one step at a time, from what the sample holds so far. All of it is tensor ops on state the
 decoding loop carries, so Python is never called per token and every row of a batch is steered
 by its own text.
