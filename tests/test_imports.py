@@ -40,3 +40,10 @@ def test_no_stage_imports_the_cli_or_the_rendering():
     for path in PACKAGE.rglob("*.py"):
         if path.stem not in CLI_MODULES:
             assert not imported_modules(path) & {f"recipegen.{name}" for name in CLI_MODULES}, path.name
+
+
+def test_no_module_is_over_300_lines():
+    """Rooms a newcomer reads in one sitting: a module that grows past this splits by what it is for."""
+    long = {path.relative_to(PACKAGE).as_posix(): n for path in PACKAGE.rglob("*.py")
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 300}
+    assert not long, long

@@ -17,9 +17,7 @@ from recipegen.run import load_run, read_heldout
 from recipegen.templates import Recipe, recipe_text
 from recipegen.text import WORDS
 
-from conftest import RECIPES, TINY_OVERRIDES
-
-RECIPEGEN = shutil.which("recipegen")
+from conftest import RECIPEGEN, RECIPES, TINY_OVERRIDES, needs_entry_point
 
 
 def info(*args):
@@ -128,7 +126,7 @@ def test_without_a_directory_it_reads_the_latest_run(tiny_run, tmp_path, monkeyp
 
 
 @pytest.mark.slow  # starts a process of its own
-@pytest.mark.skipif(RECIPEGEN is None, reason="the package is not installed (pip install -e .)")
+@needs_entry_point
 @pytest.mark.parametrize("where, message", [(".", "not a run directory (no config.toml)"),
                                             ("nowhere", "nowhere: no such run directory"),
                                             (None, "no trained run under runs/ "

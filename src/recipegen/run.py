@@ -205,8 +205,7 @@ class Run:
 
 
 def sample_limit(longest_recipe: int) -> int:
-    """The automatic token limit of a sample (``sample.max_tokens = 0``): the longest training recipe
-    (prompt and end token included, so a little more than it needs), within what a batch holds."""
+    """A sample's limit with ``sample.max_tokens = 0``: the longest training recipe, within a batch's room."""
     return max(1, min(longest_recipe, MAX_TOKENS))
 
 

@@ -59,18 +59,18 @@ class Decoder:
             new_states.append(list(state))
         return self._output(x), new_states
 
-    def decode(self, prompt: tf.Tensor, n: tf.Tensor, max_tokens: tf.Tensor, seed: tf.Tensor,
-               temperature: float | tf.Tensor = 1.0, top_k: int | tf.Tensor | None = None,
-               top_p: float | tf.Tensor | None = None, min_p: float | tf.Tensor | None = None,
-               title_temperature: float | tf.Tensor = 0.0, no_repeat_ngram: int | tf.Tensor = 0,
-               repetition_penalty: float | tf.Tensor = 0.0, ingredient_bias: float | tf.Tensor = 0.0,
-               unlisted_penalty: float | tf.Tensor = 0.0, show_probs: int = 0, given: tf.Tensor | None = None,
-               waits: bool = False, likelihood: bool = False) -> dict[str, tf.Tensor]:
+    def decode(self, prompt: tf.Tensor, n: tf.Tensor, max_tokens: tf.Tensor, seed: tf.Tensor, *,
+               temperature: float | tf.Tensor, top_k: int | tf.Tensor | None, top_p: float | tf.Tensor | None,
+               min_p: float | tf.Tensor | None, title_temperature: float | tf.Tensor,
+               no_repeat_ngram: int | tf.Tensor, repetition_penalty: float | tf.Tensor,
+               ingredient_bias: float | tf.Tensor, unlisted_penalty: float | tf.Tensor, show_probs: int = 0,
+               given: tf.Tensor | None = None, waits: bool = False, likelihood: bool = False) -> dict[str, tf.Tensor]:
         """The decoding loop, to run inside a ``tf.function``: prompt ids (at least one) -> (n, steps) ids.
 
-        The settings are ``Decoding``'s (settings.py). ``generate`` traces the loop once per
-        setting, given as Python numbers, and leaves out of the graph whatever is off; an exported
-        model (export.py) traces it once with the settings as scalar tensors, see samplers.py.
+        The settings are ``Decoding``'s (settings.py), every one given: their defaults live there
+        alone. ``generate`` traces the loop once per setting, given as Python numbers, and leaves
+        out of the graph whatever is off; an exported model (export.py) traces it once with the
+        settings as scalar tensors, see samplers.py.
         ``given`` (n, width), -1 padded: tokens written into each row as they are, from the first
         step on, or (``waits``) from when the model closes the title with the list's marker.
         ``likelihood`` also sums each row's log-probabilities (under the model, before any
