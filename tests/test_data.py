@@ -147,3 +147,15 @@ def test_where_the_hash_leaves_a_side_empty_the_extreme_recipe_moves_across():
     keys = [Split(0, 0.99).key(p) for p in range(3)]
     assert all(Split(0, 0.99).held_out(p) for p in range(3))
     assert split_corpus(list("abc"), 0.99, seed=0)[0] == ["abc"[keys.index(max(keys))]], "largest kept for training"
+
+
+@pytest.mark.parametrize("name, text", [("deep.json", "[" * 100_000 + "]" * 100_000),
+                                        ("deep.jsonl", '{"title": "x", "directions": ' + "[" * 100_000
+                                         + "]" * 100_000 + "}\n")])
+def test_json_nested_too_deeply_is_a_data_error_naming_the_file(tmp_path, name, text):
+    from recipegen.errors import DataError
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataError, match=f"{name}: JSON .*nested too deeply"):
+        load_corpus(path)

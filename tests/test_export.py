@@ -275,3 +275,25 @@ def test_a_failed_export_leaves_the_old_one_whole(tiny_run, tmp_path, monkeypatc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generator"]
     with pytest.raises(ExportError):
         export.export_run(tiny_run, out)
+
+
+def test_what_appears_at_out_during_an_export_is_never_replaced(tiny_run, tmp_path, monkeypatch):
+    """OUT is checked again, under a lock on its directory, just before the rename: a directory
+    made there while the model was written stays as it is, and so would another export's."""
+    from recipegen import export
+    from recipegen.errors import ExportError
+
+    out = tmp_path / "exported"
+    build = export.build_archive
+
+    def build_while_someone_writes_out(run):
+        archive = build(run)
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+        return archive
+
+    monkeypatch.setattr(export, "build_archive", build_while_someone_writes_out)
+    with pytest.raises(ExportError, match="already exists"):
+        export.export_run(tiny_run, out)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert [path.name for path in tmp_path.iterdir()] == ["exported"], "no temporary directory left"

@@ -1,6 +1,7 @@
 """Fine-tuning (train --init-from): a new run from a finished run's weights, on another corpus."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -139,3 +140,34 @@ def test_a_base_resumed_since_its_metrics_were_written_is_unfinished(tiny_run, t
         read_base(base)
     (base / "metrics.json").write_text(json.dumps(metrics))
     assert read_base(base).finished and "model" not in vars(read_base(base)), "the model waits for training"
+
+
+def test_a_character_level_base_fine_tunes_with_a_config_made_for_words(tiny_run, tmp_path):
+    """The default config blocks repeated 3-token phrases, which at the character level would
+    forbid any word twice; unless the command line says otherwise, the base's own setting holds."""
+    from recipegen.config import dumps, load_run_config
+    from recipegen.options import training_config
+
+    base_dir = shutil.copytree(tiny_run, tmp_path / "char-base")
+    config = load_run_config(base_dir / "config.toml", {"data.tokens": "char", "sample.no_repeat_ngram": 12})
+    (base_dir / "config.toml").write_text(dumps(config))
+    fine, _ = training_config(None, (), "x.json", None, None, None, False, None, False, None, base_dir)
+    assert (fine.data.tokens, fine.sample.no_repeat_ngram) == ("char", 12)
+    given, _ = training_config(None, ("sample.no_repeat_ngram=0",), "x.json", None, None, None, False, None, False,
+                               None, base_dir)
+    assert given.sample.no_repeat_ngram == 0
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-directory", "empty-directory"])
+def test_a_start_that_fails_leaves_no_half_made_run(tiny_run, other_corpus, tmp_path, existing):
+    """A base whose model is damaged fails once the new run's files are being written: they go,
+    so the next try starts clean instead of meeting "already exists" and a run it cannot resume."""
+    base = shutil.copytree(tiny_run, tmp_path / "base")
+    (base / "model.keras").write_bytes(b"not a keras file")
+    out = tmp_path / "new"
+    if existing:
+        out.mkdir()
+    result = CliRunner().invoke(cli, ["train", "--init-from", str(base), "--data", str(other_corpus),
+                                      "--out", str(out), "--quiet"])
+    assert result.exit_code == 2 and "model.keras: not a whole .keras file" in result.output, result.output
+    assert (list(out.iterdir()) == []) if existing else not out.exists()

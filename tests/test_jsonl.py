@@ -2,6 +2,7 @@
 
 import json
 import signal
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -91,3 +92,21 @@ def test_a_fifo_is_written_to_as_a_stream_and_stays_a_fifo(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(fifo.lstat().st_mode), "the FIFO was replaced by a file"
     assert [json.loads(line)["index"] for line in received[0].splitlines()] == [0, 1, 2]
+
+
+def test_an_unwritable_directory_is_refused_before_the_model_loads(tiny_run, tmp_path, monkeypatch):
+    import os
+
+    import keras
+    import pytest
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Root may write anywhere, so the directory's mode alone cannot make the test: os.access says no.
+    monkeypatch.setattr(os, "access",
+                        lambda path, mode: Path(path).resolve() != locked.resolve() and real_access(path, mode))
+    monkeypatch.setattr(keras.saving, "load_model", lambda *args, **kwargs: pytest.fail("the model was loaded"))
+    result = generate_jsonl(tiny_run, locked / "recipes.jsonl")
+    assert result.exit_code == 2 and f"cannot write in {locked}" in result.output, result.output
+    assert list(locked.iterdir()) == []

@@ -240,3 +240,27 @@ def test_a_streaming_pass_asked_to_stop_stops_not_fails(workdir, stop_asked):
     config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.jsonl", "data.stream": True})
     with pytest.raises(KeyboardInterrupt):  # not "no usable recipe": the pass was cut short, not empty
         prepare(config)
+
+
+@pytest.mark.slow  # a process of its own
+@needs_entry_point
+@pytest.mark.parametrize("stops", [1, 2], ids=["one-signal", "two-signals"])
+def test_a_stop_inside_one_long_decode_exits_130_within_seconds(tiny_run, stops):
+    """200 greedy recipes of up to 90,000 tokens, which the tiny model never ends: one TensorFlow
+    call of minutes, during which Python's handlers could not run before."""
+    process = subprocess.Popen([RECIPEGEN, "generate", "--model", str(tiny_run), "--max-tokens", "90000",
+                                "--temperature", "0", "--no-repeat-ngram", "0", "-n", "200"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(15)  # TensorFlow imported, the model loaded, the loop well under way
+        assert process.poll() is None, "the decode ended before the stop: it must be longer for this test"
+        for _ in range(stops):
+            process.send_signal(signal.SIGTERM)
+            sent = time.monotonic()
+            time.sleep(0.05)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()  # a stop that did not work leaves no decode running
+    assert process.returncode == 130, err
+    assert time.monotonic() - sent < 5, "acted on within seconds, not at the end of the decode"
+    assert out == "", "no half-wanted recipe"

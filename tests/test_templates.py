@@ -126,3 +126,16 @@ def test_auto_chooses_the_full_template_when_most_recipes_have_lists():
     assert chosen_template("auto", with_lists=5, recipes=10) == "book"
     assert chosen_template("book", with_lists=10, recipes=10) == "book"
     assert chosen_template("plain", with_lists=10, recipes=10) == "plain"
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_a_line_that_reads_like_a_marker_is_text_not_a_marker(level):
+    """An ingredient line "<end>" (or a corpus's step that says "<step>") must not close the recipe
+    or open a section: only the template writes markers."""
+    from recipegen.templates import given_pieces
+    from recipegen.text import DIRECTIONS, END_TOKEN, INGREDIENTS, ITEM, STEP, tokenizer_for
+
+    tokenizer = tokenizer_for(level)
+    tokens = tokenizer.tokens(tokenizer.model_text(given_pieces("full", None, ("<end>", "<step>", "2 eggs"))))
+    assert END_TOKEN not in tokens and STEP not in tokens
+    assert tokens[0] == INGREDIENTS and tokens[-1] == DIRECTIONS and tokens.count(ITEM) == 2

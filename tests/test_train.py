@@ -174,6 +174,8 @@ def test_a_run_is_read_without_its_model_until_it_is_used(tiny_run):
     ("metrics.json", "{", "metrics.json: unreadable JSON"),
     ("state.json", '{"split": "by moon phase"}', "state.json: unknown split rule 'by moon phase'"),
     ("vocabulary.json", '{"a": 1}', "vocabulary.json: expected a JSON list of tokens"),
+    ("vocabulary.json", '["", "[UNK]", "<end>", "salt", "salt"]', "vocabulary.json: the token 'salt' appears more"),
+    ("vocabulary.json", '["", "[UNK]", "salt", "pepper"]', "vocabulary.json: no <end> token"),
 ])
 def test_a_damaged_run_file_is_named(tiny_run, tmp_path, name, content, message):
     broken = shutil.copytree(tiny_run, tmp_path / "run")
@@ -227,3 +229,16 @@ def test_a_run_from_before_the_rule_resumes_with_its_permutation_split(tmp_path)
     assert read_run(run_dir).split == PERMUTATION
     assert resume(run_dir, epochs=2, verbose=False).metrics["epochs"] == 2
     assert json.loads((run_dir / "state.json").read_text())["split"] == PERMUTATION, "recorded from now on"
+
+
+@pytest.mark.parametrize("command", [["generate"], ["evaluate"], ["info"]])
+def test_a_vocabulary_with_a_repeated_token_is_bad_input_for_every_command(tiny_run, tmp_path, capsys, command):
+    from recipegen.cli import run_command
+
+    broken = shutil.copytree(tiny_run, tmp_path / "run")
+    vocabulary = json.loads((broken / "vocabulary.json").read_text())
+    (broken / "vocabulary.json").write_text(json.dumps(vocabulary + [vocabulary[-1]]))
+    args = [*command, str(broken)] if command == ["info"] else [*command, "--model", str(broken)]
+    assert run_command(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: {broken / 'vocabulary.json'}: the token ") and len(err.strip().splitlines()) == 1

@@ -19,7 +19,7 @@ from typing import Any
 
 from recipegen import shipped
 from recipegen.errors import ConfigError
-from recipegen.generation.settings import CONFIGURED, MAX_SEED, MAX_TOKENS
+from recipegen.generation.settings import BY_NAME, CONFIGURED, MAX_SEED, MAX_TOKENS
 from recipegen.templates import AUTO, TEMPLATES, template_markers
 from recipegen.text import TOKEN_LEVELS
 from recipegen.typed_toml import build, get_dotted, origin, parse_value, set_dotted
@@ -210,8 +210,8 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("train.strategy", config.train.strategy in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}"),
         ("train.softmax", config.train.softmax in SOFTMAXES, f"must be one of {', '.join(SOFTMAXES)}"),
         ("train.sampled_classes", config.train.sampled_classes >= 1, "must be at least 1"),
-        ("sample.temperatures", all(t >= 0 and math.isfinite(t) for t in config.sample.temperatures),
-         "must all be >= 0"),
+        ("sample.temperatures", all(BY_NAME["temperature"].accepts(t) for t in config.sample.temperatures),
+         f"must each be {BY_NAME['temperature'].config_rule}"),
         ("sample.count", config.sample.count >= 1, "must be at least 1"),
         ("sample.max_tokens", 0 <= config.sample.max_tokens <= MAX_TOKENS,
          f"must be from 1 to {MAX_TOKENS:,}, or 0 for the longest training recipe"),

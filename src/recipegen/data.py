@@ -177,6 +177,8 @@ def _json_records(path: Path) -> list[Any]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except RecursionError:  # Python's parser recurses once per level of nesting
+        raise DataError(f"{path}: JSON nested too deeply to be a recipe corpus") from None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of recipe objects, got {type(data).__name__}")
     return data
@@ -187,9 +189,12 @@ def _jsonl_records(path: Path) -> Iterator[Any]:
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            record = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"{path}: invalid JSON on line {lineno}, column {e.colno}: {e.msg}") from None
+        except RecursionError:
+            raise DataError(f"{path}: JSON on line {lineno} nested too deeply to be a recipe") from None
+        yield record
 
 
 def _text_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from recipegen import stopping
 from recipegen.errors import ExportError
-from recipegen.files import sync
+from recipegen.files import directory_locked, sync
 from recipegen.generation.generator import Generator
 from recipegen.generation.settings import CONFIGURED, MAX_TOKENS, SETTINGS
 from recipegen.paths import refuse_overlap
@@ -59,7 +59,10 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
 
     The SavedModel is written inside a temporary directory beside ``out`` and renamed into
     place, so ``out`` is never half written; an old ``out`` is moved aside into that directory
-    first (a directory cannot be renamed over a non-empty one) and deleted with it.
+    first (a directory cannot be renamed over a non-empty one) and deleted with it. What is at
+    ``out`` is checked again just before, under a lock on its directory: whatever appeared
+    there while the model was written (another export's result, a directory made meanwhile) is
+    replaced only as ``overwrite`` allows, and two exports never both find ``out`` free.
     """
     out = Path(out)
     refuse_overlap("OUT", out, [("the run", Path(run_dir))])
@@ -72,9 +75,11 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
             sync(written)
         sync(Path(tmp) / "new")
         stopping.check()  # asked to stop while writing: the temporary directory goes, out stays as it was
-        if out.exists():
-            os.replace(out, Path(tmp) / "old")
-        os.replace(Path(tmp) / "new", out)
+        with directory_locked(out.parent):
+            _check_destination(out, overwrite)
+            if out.exists():
+                os.replace(out, Path(tmp) / "old")
+            os.replace(Path(tmp) / "new", out)
         sync(out.parent)
     return out
 

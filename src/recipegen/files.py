@@ -117,3 +117,21 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def directory_locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock (flock, waiting for it) on the directory ``path`` itself: writers
+    that check a name in it and then rename onto it do both under the lock, so two of them never
+    both find the name free. The lock leaves no file behind and goes with the process."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

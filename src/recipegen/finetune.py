@@ -58,8 +58,13 @@ def based_config(base: run_files.Run, config: Config, given: Iterable[str]) -> C
                               f"{key} ({_get(base.config, key)!r} in {base.path}); train from scratch to change it")
     fixed = {section: {name.split(".")[1]: _get(base.config, name) for name in FIXED_BY_BASE
                         if name.startswith(section + ".")} for section in ("model", "data")}
+    # A phrase's length counts the base's tokens: 3 words are about 15 characters. Unless given,
+    # it is the base's, so a character-level base fine-tunes with any config that works for words.
+    sample = config.sample
+    if "sample.no_repeat_ngram" not in given and base.config.data.tokens != config.data.tokens:
+        sample = dataclasses.replace(sample, no_repeat_ngram=base.config.sample.no_repeat_ngram)
     based = dataclasses.replace(config, model=dataclasses.replace(config.model, **fixed["model"]),
-                                data=dataclasses.replace(config.data, **fixed["data"]))
+                                data=dataclasses.replace(config.data, **fixed["data"]), sample=sample)
     validate(based, f"the config with the architecture of {base.path}")
     return based
 

@@ -7,6 +7,7 @@ Nothing here imports TensorFlow: ``recipegen --help`` and shell completion stay 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,12 @@ def jsonl_output(path: Path | None, as_json: bool) -> None:
         return
     if as_json:
         raise click.UsageError("--json and --jsonl are two output formats: choose one")
-    if str(path) != "-" and not path.parent.is_dir():
+    if str(path) == "-" or (path.exists() and not path.is_file()):  # a stream (a FIFO, a device): written to
+        return
+    if not path.parent.is_dir():
         raise click.BadParameter(f"{path}: no directory {path.parent} to write it in", param_hint="--jsonl")
+    if not os.access(path.resolve().parent, os.W_OK | os.X_OK):  # the file is made beside it, then renamed
+        raise click.BadParameter(f"{path}: cannot write in {path.resolve().parent}", param_hint="--jsonl")
 
 
 def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:

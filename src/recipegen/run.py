@@ -1,26 +1,9 @@
-"""The run directory: everything needed to reuse a trained model, written so a crash never
-leaves a half-written file that looks whole.
-
-    runs/20261123-101500/
-        model.keras       best weights by validation loss
-        vocabulary.json   the TextVectorization vocabulary, index = token id
-        config.toml       the resolved config the run was trained with
-        heldout.jsonl     the held-out recipes, as training text ({"text": ...} per line)
-        history.csv       one row per epoch
-        samples.jsonl     the TextGenerator callback's samples, sample.count per epoch and temperature
-        sample_measures.csv  measures of those samples (measures.py), one row per epoch and temperature
-        foods.json        the food words of the training recipes (foods.py), when they have ingredient lists
-        metrics.json      final metrics; written last, so a finished run has them (Run.finished)
-        checkpoint-N.keras  model and optimizer after the last completed epoch N, for --resume
-        state.json        what --resume needs besides the weights: epochs done, history, best, split rule
-        tokens.npz, tokens.json  the tokenized corpus and its fingerprint, so --resume skips tokenizing
-        base.json         in a run fine-tuned with --init-from: the run it started from (finetune.py)
-        tensorboard/      with train.tensorboard: TensorBoard logs (tensorboard_logs.py)
-        .lock             held (flock) by the process training or resuming the run
+"""The run directory: its layout (the file names below; what each holds: docs/training.md, "The
+run directory"), written so a crash never leaves a half-written file that looks whole.
 
 Every file is written to a temporary name in the same directory and renamed into place (files.py).
 A new checkpoint is complete before state.json names it, and the old one is removed only after, so
-a crash at any moment leaves state.json pointing at a whole checkpoint.
+a crash at any moment leaves state.json pointing at a whole checkpoint. The trainer holds ``.lock``.
 
 ``read_run`` is the one reader of a run directory: every command that reads a run, and
 ``--init-from`` and ``--resume``, see the same checks, and the same answer to whether it finished.
@@ -33,6 +16,7 @@ import json
 import shutil
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,7 +28,7 @@ from recipegen.data import CRC32, PERMUTATION, SPLIT_RULES
 from recipegen.errors import ConfigError, RunError
 from recipegen.files import read_jsonl, replacing
 from recipegen.generation.settings import MAX_TOKENS
-from recipegen.text import Tokenizer, tokenizer_for
+from recipegen.text import END_TOKEN, Tokenizer, tokenizer_for
 
 RUNS_DIR = Path("runs")
 RUN_FORMAT = 1  # bumped when the layout above changes incompatibly
@@ -112,13 +96,18 @@ def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
     if path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir()):
         if not overwrite:
             raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
-        for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, SAMPLE_MEASURES_FILE, FOODS_FILE,
-                                      METRICS_FILE, STATE_FILE, TOKENS_FILE, TOKENS_META_FILE, BASE_FILE):
-            (path / name).unlink(missing_ok=True)
-        for checkpoint in path.glob(CHECKPOINT_GLOB):
-            checkpoint.unlink()
-        shutil.rmtree(path / TENSORBOARD_DIR, ignore_errors=True)  # the old run's curves would mix with the new
+        remove_run_files(path)
     path.mkdir(parents=True, exist_ok=True)
+
+
+def remove_run_files(path: Path) -> None:
+    """Every file a run writes gone, its lock aside: an old run replaced, or a start that failed."""
+    for name in REQUIRED_FILES + (HELDOUT_FILE, HISTORY_FILE, SAMPLES_FILE, SAMPLE_MEASURES_FILE, FOODS_FILE,
+                                  METRICS_FILE, STATE_FILE, TOKENS_FILE, TOKENS_META_FILE, BASE_FILE):
+        (path / name).unlink(missing_ok=True)
+    for checkpoint in path.glob(CHECKPOINT_GLOB):
+        checkpoint.unlink()
+    shutil.rmtree(path / TENSORBOARD_DIR, ignore_errors=True)  # the old run's curves would mix with the new
 
 
 def checkpoint_path(run_dir: Path, epoch: int) -> Path:
@@ -141,8 +130,7 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 
 def latest_run(base: Path = RUNS_DIR, hint: str = "--model RUN_DIR") -> Path:
     """The run directory under ``base`` whose model was saved most recently."""
-    candidates = [p for p in base.glob(f"*/{MODEL_FILE}")] if base.is_dir() else []
-    if not candidates:
+    if not (candidates := list(base.glob(f"*/{MODEL_FILE}")) if base.is_dir() else []):
         raise RunError(f"no trained run under {base}/ (train one with `recipegen train`, or pass {hint})")
     return max(candidates, key=lambda p: p.stat().st_mtime).parent
 
@@ -222,14 +210,26 @@ def read_run(path: Path) -> Run:
         raise RunError(f"{path}: run format {run_format!r} is not supported by this recipegen (expects {RUN_FORMAT})")
     if state.get("split", PERMUTATION) not in SPLIT_RULES:
         raise RunError(f"{path / STATE_FILE}: unknown split rule {state['split']!r} ({', '.join(SPLIT_RULES)} known)")
-    vocabulary = read_json(path / VOCABULARY_FILE, missing_ok=True)
-    if vocabulary is not None and not (isinstance(vocabulary, list) and all(isinstance(t, str) for t in vocabulary)):
-        raise RunError(f"{path / VOCABULARY_FILE}: expected a JSON list of tokens")
     try:
         config = load_run_config(path / CONFIG_FILE)
     except ConfigError as e:
         raise RunError(str(e)) from None
+    vocabulary = read_json(path / VOCABULARY_FILE, missing_ok=True)
+    if vocabulary is not None:
+        _check_vocabulary(path / VOCABULARY_FILE, vocabulary, tokenizer_for(config.data.tokens))
     return Run(path=path, config=config, vocabulary=vocabulary, metrics=metrics, state=state)
+
+
+def _check_vocabulary(file: Path, vocabulary: Any, tokenizer: Tokenizer) -> None:
+    """Token ids are positions in this list: a repeated token or a missing end token would give
+    samples and scores that mean nothing, or fail deep inside TensorFlow."""
+    if not (isinstance(vocabulary, list) and all(isinstance(t, str) for t in vocabulary)):
+        raise RunError(f"{file}: expected a JSON list of tokens")
+    if len(set(vocabulary)) != len(vocabulary):
+        repeated = Counter(vocabulary).most_common(1)[0][0]
+        raise RunError(f"{file}: the token {repeated!r} appears more than once")
+    if END_TOKEN not in map(tokenizer.name, vocabulary):
+        raise RunError(f"{file}: no {END_TOKEN} token, so no recipe could end")
 
 
 def load_run(path: Path | None, model: bool = True) -> Run:
@@ -270,8 +270,7 @@ def _load_model(path: Path, vocabulary: list[str]) -> Any:
 
 
 def read_heldout(path: Path) -> list[str]:
-    file = path / HELDOUT_FILE
-    if not file.is_file():
+    if not (file := path / HELDOUT_FILE).is_file():
         raise RunError(f"{path}: no {HELDOUT_FILE}; pass --data to evaluate on a corpus")
     return [row["text"] for row in read_jsonl(file)]
 

@@ -16,18 +16,24 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 INTERRUPTED_EXIT = 130  # what shells report for Ctrl-C; also used for SIGTERM, which asks the same
 
 _asked: int | None = None  # the signal that asked for a stop, until one is handled
+_installed = False
 
 
 def install() -> None:
     """Record SIGINT and SIGTERM instead of acting on them (main thread only, where Python runs handlers)."""
+    global _installed
     if threading.current_thread() is threading.main_thread():
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, _record)
+        _installed = True
 
 
 def _record(signum: int, frame: Any) -> None:
@@ -46,6 +52,37 @@ def check() -> None:
     """Raise KeyboardInterrupt here, a safe point, if a stop has been asked for."""
     if _asked is not None:
         raise KeyboardInterrupt
+
+
+def interruptible(work: Callable[[], T]) -> T:
+    """``work()``, run where a stop can still be acted on while it runs.
+
+    A Python signal handler runs only between the main thread's bytecodes, and a TensorFlow op
+    (a whole decoding loop is one) holds the thread that called it until it returns: a stop asked
+    during a long decode waited for its end, the second signal too. With the handler installed,
+    the work runs on a thread of its own while the main thread waits in short steps and checks:
+    a stop raises KeyboardInterrupt here within a tenth of a second, and a second signal ends the
+    process at once. The abandoned work writes nothing (it only computes) and ends with the
+    process, which is about to exit. Without the handler (recipegen as a library), it runs here.
+    """
+    if not _installed or threading.current_thread() is not threading.main_thread():
+        return work()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as e:  # handed to the caller, as if it had run here
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run, name="recipegen-work", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+        check()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def reset() -> None:

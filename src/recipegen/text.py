@@ -23,11 +23,17 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-END_TOKEN = "<end>"  # closes every training recipe; "<" and ">" alone are split, so text cannot produce it
-INGREDIENTS = "<ingredients>"  # the full template's section markers, see templates.py
-ITEM = "<item>"
-DIRECTIONS = "<directions>"
-STEP = "<step>"
+
+class Marker(str):
+    """A section marker, told apart from text by its type: a recipe's own line that reads "<end>"
+    is text, standardized like any other, and never closes the recipe."""
+
+
+END_TOKEN = Marker("<end>")  # closes every training recipe; "<" and ">" alone are split, so text cannot produce it
+INGREDIENTS = Marker("<ingredients>")  # the full template's section markers, see templates.py
+ITEM = Marker("<item>")
+DIRECTIONS = Marker("<directions>")
+STEP = Marker("<step>")
 MARKERS = (END_TOKEN, INGREDIENTS, ITEM, DIRECTIONS, STEP)
 SEPARATOR = "|"  # between title and directions, as in the book
 RECIPE_PREFIX = "recipe for"
@@ -93,8 +99,8 @@ class Tokenizer:
         return entry if self.level == "word" else _CHAR_MARKERS.get(entry, entry)
 
     def model_text(self, pieces: Iterable[str]) -> str:
-        """Model text from a mix of plain text and markers: each text piece standardized."""
-        return self._joined(self.symbol(p) if p in MARKERS else self.standardize(p) for p in pieces)
+        """Model text from a mix of plain text and markers (``Marker``s): each text piece standardized."""
+        return self._joined(self.symbol(p) if isinstance(p, Marker) else self.standardize(p) for p in pieces)
 
     def tokens(self, model_text: str) -> list[str]:
         """The tokens of model text, markers by name."""

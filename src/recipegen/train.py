@@ -11,6 +11,7 @@ data order as one that was never interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable
@@ -66,21 +67,36 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
         if base:
             unknown, tokens = unknown_share(data.train_ids())
             say(describe_unknown(data.source, base, unknown, tokens))
+        created = not own_dir.exists()
         with run_files.locked(own_dir):
             run_files.prepare_run_dir(own_dir, overwrite=overwrite)
-            atomic_write_text(own_dir / run_files.CONFIG_FILE, config_module.dumps(config))
-            write_corpus_files(data, own_dir)
-            with strategy.scope():
-                model = build_model(config.model, len(data.vocabulary))
-                compile_model(model, config.train)
-            if base:
-                _start_from(model, base)
-                write_json(own_dir / run_files.BASE_FILE, base_record(base, unknown, tokens))
-            state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0,
-                                     "heldout_scoring": WHOLE_RECIPES, "split": SPLIT_RULE}
-            save_checkpoint(model, own_dir, state, epochs_done=0)  # resumable even before the first epoch ends
+            try:
+                atomic_write_text(own_dir / run_files.CONFIG_FILE, config_module.dumps(config))
+                write_corpus_files(data, own_dir)
+                with strategy.scope():
+                    model = build_model(config.model, len(data.vocabulary))
+                    compile_model(model, config.train)
+                if base:
+                    _start_from(model, base)
+                    write_json(own_dir / run_files.BASE_FILE, base_record(base, unknown, tokens))
+                state: dict[str, Any] = {"epochs_done": 0, "history": [], "best": None, "train_seconds": 0.0,
+                                         "heldout_scoring": WHOLE_RECIPES, "split": SPLIT_RULE}
+                save_checkpoint(model, own_dir, state, epochs_done=0)  # resumable even before the first epoch ends
+            except BaseException:
+                _abandon(own_dir, created)
+                raise
             result = _fit(config, own_dir, strategy, model, data, state, verbose, log)
     return result if own_dir == run_dir else TrainResult(run_dir, result.metrics, chief=False)
+
+
+def _abandon(run_dir: Path, created: bool) -> None:
+    """A start that failed before its first checkpoint leaves nothing: a half-made run could not be
+    resumed and would block the next try as "already exists"."""
+    run_files.remove_run_files(run_dir)
+    (run_dir / run_files.LOCK_FILE).unlink(missing_ok=True)  # ours: the directory held no run when we started
+    if created:
+        with contextlib.suppress(OSError):  # something else was put there meanwhile: it stays
+            run_dir.rmdir()
 
 
 def resume(run_dir: Path, *, epochs: int | None = None, tensorboard: bool = False, strategy: str | None = None,

@@ -25,9 +25,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recipegen import stopping
 from recipegen.generation.loop import Decoder
 from recipegen.generation.samples import Generation, Request, Sample
-from recipegen.generation.settings import MAX_BATCH_TOKENS, Decoding, SettingError, check_max_tokens, is_integer
+from recipegen.generation.settings import (
+    MAX_BATCH_TOKENS,
+    MAX_TOKENS,
+    Decoding,
+    SettingError,
+    check_max_tokens,
+    is_integer,
+)
 from recipegen.measures import coherence
 from recipegen.templates import given_pieces, parse_recipe
 from recipegen.text import END_TOKEN, RECIPE_PREFIX, UNK_ID, WORDS, Tokenizer
@@ -114,16 +122,15 @@ class Generator:
         prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt or "")
 
         copies = n * decoding.best_of  # rows per request, or in all without requests
-        rows = copies * (len(requests) if requests else 1)
-        if rows * (len(prompt_ids) + max_tokens) > MAX_BATCH_TOKENS:
-            raise SettingError("n", f"{rows:,} samples of up to {len(prompt_ids) + max_tokens:,} tokens are more than "
-                                    f"one batch can hold ({MAX_BATCH_TOKENS:,} tokens): ask for fewer or shorter ones")
+        given_by_request = [self.given_tokens(r) for r in requests] if requests else []
+        self._check_size(copies * max(len(given_by_request), 1), len(prompt_ids),
+                         max((len(tokens) for tokens, _ in given_by_request), default=0), max_tokens, n,
+                         decoding.best_of)
         row_requests: list[Request | None] = ([r for r in requests for _ in range(copies)] if requests
                                               else [None] * copies)
         row_given: list[list[str]] | None = None  # each row's given tokens, as the request wrote them
         given, waits = None, False
         if requests:
-            given_by_request = [self.given_tokens(r) for r in requests]
             if len({waiting for _, waiting in given_by_request}) > 1:
                 raise SettingError("requests", "requests in one call either all give a title or none does")
             waits = given_by_request[0][1]
@@ -136,7 +143,9 @@ class Generator:
         decode = self._decoder(decoding, show_probs, given is not None, waits)
         inputs = [tf.constant(prompt_ids, tf.int32), tf.constant(len(row_requests), tf.int32),
                   tf.constant(max_tokens, tf.int32), tf.constant(seed, tf.int64)]
-        outputs = decode(*inputs, tf.constant(given)) if given is not None else decode(*inputs)
+        if given is not None:
+            inputs.append(tf.constant(given))
+        outputs = stopping.interruptible(lambda: decode(*inputs))  # a stop is acted on mid-decode
         candidates = self._samples(outputs, prompt_tokens, show_probs, row_requests, row_given)
         if decoding.best_of > 1:
             likelihood = (outputs["log_likelihood"] / tf.maximum(outputs["scored"], 1.0)).numpy()  # per sampled token
@@ -144,6 +153,22 @@ class Generator:
                           for i in range(0, len(candidates), decoding.best_of)]
         return Generation(prompt_tokens=prompt_tokens, unknown_words=list(dict.fromkeys(unknown)), seed=seed,
                           samples=candidates, decoding=decoding)
+
+    @staticmethod
+    def _check_size(rows: int, prompt: int, given: int, max_tokens: int, n: int, best_of: int) -> None:
+        """Refuse a batch the loop cannot hold: every token counts, the prompt's and the given ones
+        too (a row reads them all, and its history grows with them), within MAX_TOKENS a row and
+        MAX_BATCH_TOKENS a batch."""
+        if prompt + given > MAX_TOKENS:
+            raise SettingError("ingredients" if given else "prompt",
+                               f"{'the given title and ingredients' if given else 'the prompt'} make "
+                               f"{prompt + given:,} tokens, more than the {MAX_TOKENS:,} one recipe may hold")
+        length = prompt + given + max_tokens
+        if rows * length > MAX_BATCH_TOKENS:
+            raise SettingError("best_of" if best_of > n else "n",
+                               f"{rows:,} samples (n {n:,} x best_of {best_of:,}) of up to {length:,} tokens are "
+                               f"more than one batch can hold ({MAX_BATCH_TOKENS:,} tokens): ask for fewer or "
+                               f"shorter ones")
 
     def generate_batches(self, prompt: str | None = RECIPE_PREFIX, n: int = 1, batch_size: int = 32,
                          seed: int | None = None, **options: Any) -> Iterator[Generation]:

@@ -56,7 +56,7 @@ def sampled_logits(logits: tf.Tensor, temperature: float | tf.Tensor, top_k: int
     then only decides between sampling and greedy decoding (a title drawn hotter than its directions).
     """
     divisor = temperature if row_temperature is None else row_temperature[:, None]
-    logits = _either(temperature > 0, lambda: logits / divisor, lambda: logits)
+    logits = _either(temperature > 0, lambda: _divided(logits, divisor), lambda: logits)
     if top_k is not None:
         logits = _either(top_k > 0, lambda: top_k_filter(logits, top_k), lambda: logits)
     if top_p is not None:
@@ -81,6 +81,16 @@ def sample_next(
         lambda: sample_categorical(sampled_logits(logits, temperature, top_k, top_p, min_p, row_temperature), seed),
         lambda: tf.argmax(logits, axis=-1, output_type=tf.int32),
     )
+
+
+def _divided(logits: tf.Tensor, divisor: float | tf.Tensor) -> tf.Tensor:
+    """``logits / divisor``; where a tiny temperature makes that overflow to inf (and then NaN,
+    inf - inf), each row less its largest finite logit first: the same distribution, with the
+    likeliest token at 0 and the others at -inf, so it is sampled as the greedy choice."""
+    scaled = logits / divisor
+    largest = tf.reduce_max(logits, axis=-1, keepdims=True)
+    shifted = (logits - tf.where(tf.math.is_finite(largest), largest, tf.zeros_like(largest))) / divisor
+    return tf.where(tf.math.is_finite(tf.reduce_max(scaled, axis=-1, keepdims=True)), scaled, shifted)
 
 
 def _either(condition: bool | tf.Tensor, if_true, if_false) -> tf.Tensor:

@@ -27,6 +27,10 @@ MAX_TOKENS = 100_000
 # Seeds a user gives: training seeds NumPy, which takes 0 to 2**32 - 1; every command takes the same.
 MAX_SEED = 2**32 - 1
 MAX_BATCH_TOKENS = 100_000_000  # samples x their length in one batch: about 0.4 GB of ids per copy the loop keeps
+# What the loop's 32-bit numbers hold: the largest float32, its smallest normal number, the largest int32.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38
+INT32_MAX = 2**31 - 1
 
 
 class SettingError(ValueError):
@@ -46,7 +50,11 @@ class Setting:
     """One decoding setting. Its range is ``low`` to ``high`` (each end open or closed); ``off`` is
     the number that turns it off, accepted besides the range where it lies outside it (0 for
     no_repeat_ngram, whose range starts at 2). Where ``nullable``, the library spells off as None
-    and only the config and the exported model, whose values are numbers, use ``off``."""
+    and only the config and the exported model, whose values are numbers, use ``off``.
+
+    The loop computes in 32 bits, so a value must also fit the type it is used as (``usable``):
+    a float32 turns 1e39 into infinity and 1e-46 into 0, and an int32 wraps past 2**31 - 1.
+    ``limit`` caps a range that has no ceiling of its own where larger values only cost memory."""
 
     kind: type  # int or float
     off: int | float  # the number that leaves decoding as plain sampling
@@ -59,12 +67,14 @@ class Setting:
     metavar: str = "X"
     configured: Any = NOT_CONFIGURED  # a run's default: config.toml's sample.<name> (NOT_CONFIGURED: no such key)
     nullable: bool = False
+    limit: float = math.inf
     name: str = ""  # filled in from the field
 
     def accepts(self, value: Any) -> bool:
-        """Whether a number is in range or off. The comparisons also work on scalar tensors, with
-        ``&`` and ``|``, so the exported model checks with this very rule; NaN fails them all."""
-        return self.in_range(value) | (value == self.off)
+        """Whether a number is in range or off, and usable. The comparisons also work on scalar
+        tensors, with ``&`` and ``|``, so the exported model checks with this very rule; NaN fails
+        them all."""
+        return (self.in_range(value) | (value == self.off)) & self.usable(value)
 
     def in_range(self, value: Any) -> Any:
         above = value > self.low if self.low_open else value >= self.low
@@ -73,19 +83,34 @@ class Setting:
         below = value < self.high if self.high_open else value <= self.high
         return above & below
 
+    def usable(self, value: Any) -> Any:
+        """Within ``limit`` and what the 32-bit type holds; infinity is left to the range to allow."""
+        if self.kind is int:
+            return value <= min(self.limit, INT32_MAX)
+        fits = (value <= min(self.limit, FLOAT32_MAX)) | (value == math.inf)
+        return fits & ((value == 0) | (value >= FLOAT32_TINY) | (value <= -FLOAT32_TINY))
+
+    @property
+    def usable_rule(self) -> str:
+        if self.kind is int:
+            return f"at most {min(self.limit, INT32_MAX):,}"
+        return f"fit a 32-bit float (0, or {FLOAT32_TINY:.2g} to {min(self.limit, FLOAT32_MAX):.2g})"
+
     def check(self, value: Any) -> None:
         """Raise SettingError unless ``Decoding`` can take ``value``: where ``nullable``, off is
         None and not its number (top_k 0 is a mistake, not a way to say "no filter")."""
         if self.nullable and value is None:
             return
         typed = is_integer(value) if self.kind is int else is_number(value)
-        if not typed or not (self.in_range(value) if self.nullable else self.accepts(value)):
+        if not typed or not (self.in_range(value) if self.nullable else self.in_range(value) | (value == self.off)):
             raise SettingError(self.name, f"{self.name} must be {self.rule}, got {value!r}")
+        if not self.usable(value):
+            raise SettingError(self.name, f"{self.name} must be {self.usable_rule}, got {value!r}")
 
     @property
     def config_rule(self) -> str:
-        """The range a config's number must be in, where off is a number too."""
-        return f"{self.rule}, or {self.off:g} (off)" if self.nullable else self.rule
+        """The range a config's (or an export's) number must be in, where off is a number too."""
+        return (f"{self.rule}, or {self.off:g} (off)" if self.nullable else self.rule) + f", and {self.usable_rule}"
 
     def library_value(self, number: Any) -> Any:
         """A config's or export's number as ``Decoding`` takes it: off as None where nullable."""
@@ -127,7 +152,7 @@ class Decoding:
         help="Draw each title at T where the recipe's temperature is lower, so careful recipes are not all the "
              "same dish; 0 = the recipe's")
     no_repeat_ngram: int = setting(
-        0, kind=int, low=2, rule="0 (off) or an integer >= 2", metavar="N", configured=3,
+        0, kind=int, low=2, rule="0 (off) or an integer >= 2", metavar="N", configured=3, limit=MAX_TOKENS,
         help="Never repeat an N-token phrase within a section of a recipe; 0 = off")
     repetition_penalty: float = setting(
         0.0, kind=float, low=0, rule="a number >= 0", metavar="R", configured=0.0,
