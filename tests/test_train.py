@@ -242,3 +242,21 @@ def test_a_vocabulary_with_a_repeated_token_is_bad_input_for_every_command(tiny_
     assert run_command(args) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"Error: {broken / 'vocabulary.json'}: the token ") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, content, command, message", [
+    ("samples.jsonl", "not json\n", ["train", "--resume", "{run}", "--epochs", "3", "--quiet"],
+     "samples.jsonl: line 1 is not valid JSON"),
+    ("samples.jsonl", '{"epoch": "two"}\n', ["train", "--resume", "{run}", "--epochs", "3", "--quiet"],
+     "samples.jsonl: line 1 is not an object with epoch (int)"),
+    ("heldout.jsonl", "[1, 2]\n", ["evaluate", "--model", "{run}"], "heldout.jsonl: line 1 is not an object with text"),
+])
+def test_a_damaged_run_file_read_as_json_lines_is_bad_input_naming_it(tiny_run, tmp_path, capsys, name, content,
+                                                                        command, message):
+    from recipegen.cli import run_command
+
+    broken = shutil.copytree(tiny_run, tmp_path / "run")
+    (broken / name).write_text(content)
+    assert run_command([part.format(run=broken) for part in command]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from recipegen.errors import RunError
+
 
 @contextlib.contextmanager
 def replacing(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
@@ -79,11 +81,30 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSON Lines file written by ``write_jsonl``; none when it does not exist."""
+def read_jsonl(path: Path, fields: Mapping[str, type] | None = None) -> list[dict[str, Any]]:
+    """Rows of a JSON Lines file written by ``write_jsonl``; none when it does not exist. A file
+    damaged since (not JSON, a row that is not an object or lacks one of ``fields`` of its type)
+    is a RunError naming the file and the line, not a Python error deep in whatever reads it."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise RunError(f"{path}: not UTF-8 text") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            raise RunError(f"{path}: line {number} is not valid JSON") from None
+        if not isinstance(row, dict) or not all(isinstance(row.get(name), kind) and not isinstance(row[name], bool)
+                                                for name, kind in (fields or {}).items()):
+            wanted = ", ".join(f"{name} ({kind.__name__})" for name, kind in (fields or {}).items())
+            raise RunError(f"{path}: line {number} is not an object" + (f" with {wanted}" if wanted else ""))
+        rows.append(row)
+    return rows
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

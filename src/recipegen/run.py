@@ -272,7 +272,7 @@ def _load_model(path: Path, vocabulary: list[str]) -> Any:
 def read_heldout(path: Path) -> list[str]:
     if not (file := path / HELDOUT_FILE).is_file():
         raise RunError(f"{path}: no {HELDOUT_FILE}; pass --data to evaluate on a corpus")
-    return [row["text"] for row in read_jsonl(file)]
+    return [row["text"] for row in read_jsonl(file, {"text": str})]
 
 
 def read_foods(run_dir: Path) -> set[str] | None:

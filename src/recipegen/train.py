@@ -222,7 +222,7 @@ def _callbacks(config: Config, run_dir: Path, model: keras.Model, data: Prepared
         generator, config.sample.prompt, config.sample.temperatures,
         config.sample.max_tokens or run_files.sample_limit(data.longest_recipe), seed=config.seed,
         count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log,
-        samples=[s for s in read_jsonl(run_dir / run_files.SAMPLES_FILE) if s["epoch"] <= done],
+        samples=[s for s in read_jsonl(run_dir / run_files.SAMPLES_FILE, {"epoch": int}) if s["epoch"] <= done],
         measures=[m for m in read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE) if int(m["epoch"]) <= done],
         decoding=configured_decoding(config.sample), recorded=recorder.recorded,
     )
