@@ -260,3 +260,14 @@ def test_a_damaged_run_file_read_as_json_lines_is_bad_input_naming_it(tiny_run, 
     assert run_command([part.format(run=broken) for part in command]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("content", ["epoch,temperature\nlast,1.0\n", "epoch,temperature\n1\x00,1.0\n"])
+def test_a_damaged_measures_file_is_bad_input_naming_it(tiny_run, tmp_path, capsys, content):
+    from recipegen.cli import run_command
+
+    broken = shutil.copytree(tiny_run, tmp_path / "run")
+    (broken / "sample_measures.csv").write_text(content)
+    assert run_command(["train", "--resume", str(broken), "--epochs", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "sample_measures.csv: " in err and len(err.strip().splitlines()) == 1, err

@@ -107,11 +107,23 @@ def read_jsonl(path: Path, fields: Mapping[str, type] | None = None) -> list[dic
     return rows
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
+def read_csv(path: Path, fields: Mapping[str, type] | None = None) -> list[dict[str, str]]:
+    """Rows of a CSV file written by ``write_csv``; none when it does not exist. A file damaged
+    since (not CSV text, a row whose ``fields`` do not read as their type) is a RunError naming it."""
     if not path.is_file():
         return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (csv.Error, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: not a CSV file ({e})") from None
+    for number, row in enumerate(rows, 2):  # line 1 is the header
+        for name, kind in (fields or {}).items():
+            try:
+                kind(row.get(name) or "")
+            except ValueError:
+                raise RunError(f"{path}: line {number} has no {name} ({kind.__name__})") from None
+    return rows
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

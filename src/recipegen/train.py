@@ -90,8 +90,7 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
 
 
 def _abandon(run_dir: Path, created: bool) -> None:
-    """A start that failed before its first checkpoint leaves nothing: a half-made run could not be
-    resumed and would block the next try as "already exists"."""
+    """A start that failed before its first checkpoint leaves nothing to block the next try."""
     run_files.remove_run_files(run_dir)
     (run_dir / run_files.LOCK_FILE).unlink(missing_ok=True)  # ours: the directory held no run when we started
     if created:
@@ -126,7 +125,7 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
             atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
             board = TensorBoardLogger(run_dir / run_files.TENSORBOARD_DIR, state["history"],
                                       read_jsonl(run_dir / run_files.SAMPLES_FILE),
-                                      read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE))
+                                      read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE, {"epoch": int}))
             board.write()
             board.close()
         say(f"{run_dir}: finished after {state['epochs_done']} epochs, nothing to train "
@@ -223,7 +222,8 @@ def _callbacks(config: Config, run_dir: Path, model: keras.Model, data: Prepared
         config.sample.max_tokens or run_files.sample_limit(data.longest_recipe), seed=config.seed,
         count=config.sample.count, foods=data.foods, run_dir=run_dir, log=log,
         samples=[s for s in read_jsonl(run_dir / run_files.SAMPLES_FILE, {"epoch": int}) if s["epoch"] <= done],
-        measures=[m for m in read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE) if int(m["epoch"]) <= done],
+        measures=[m for m in read_csv(run_dir / run_files.SAMPLE_MEASURES_FILE, {"epoch": int})
+                  if int(m["epoch"]) <= done],
         decoding=configured_decoding(config.sample), recorded=recorder.recorded,
     )
     if done and config.sample.temperatures and not any(s["epoch"] == done for s in sampler.samples):
