@@ -89,3 +89,68 @@ def test_export_never_writes_onto_into_or_around_its_run(own_run, where):
     refused(result, "OUT")
     assert checksums(own_run) == before
 
+
+
+@pytest.fixture
+def read_only(tmp_path, monkeypatch):
+    """A directory this process may not write in. Root may write anywhere, so its mode alone cannot
+    make the test: os.access says no for it and what lies under it."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: (not (mode & os.W_OK and Path(path).resolve()
+                                                               .is_relative_to(locked.resolve()))
+                                                         and real_access(path, mode)))
+    return locked
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fails the test if a command reads its corpus or loads a model: the refusal had to come first."""
+    import keras
+
+    from recipegen import prepare, train
+
+    for module in (prepare, train):
+        monkeypatch.setattr(module, "prepare", lambda *args, **kwargs: pytest.fail("the corpus was read"))
+    monkeypatch.setattr(keras.saving, "load_model", lambda *args, **kwargs: pytest.fail("a model was loaded"))
+
+
+def unwritable(result, option: str, place: Path) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and f"cannot write in {place.resolve()}" in lines[0], result.output
+
+
+@pytest.mark.parametrize("out", ["locked/run", "locked/deeper/run"])
+def test_train_into_a_directory_it_cannot_write_is_refused_before_the_corpus_is_read(read_only, no_work,
+                                                                                      corpus_path, out):
+    result = invoke("train", "--data", corpus_path, "--out", read_only.parent / out, *tiny_set_args())
+    unwritable(result, "--out", read_only)
+    assert list(read_only.iterdir()) == []
+
+
+def test_train_into_an_old_run_without_overwrite_is_refused_before_the_corpus_is_read(own_run, corpus_path, no_work):
+    before = checksums(own_run)
+    result = invoke("train", "--data", corpus_path, "--out", own_run, *tiny_set_args())
+    assert result.exit_code == 2 and "already exists and is not empty (use --overwrite" in result.output, result.output
+    assert checksums(own_run) == before
+
+
+def test_resume_of_a_run_it_cannot_write_is_refused_before_any_work(tiny_run, tmp_path, monkeypatch, no_work):
+    import os
+
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: not (mode & os.W_OK and Path(path).resolve() == run.resolve())
+                        and real_access(path, mode))
+    result = invoke("train", "--resume", run, "--epochs", "5")
+    unwritable(result, "--resume", run)
+
+
+def test_export_into_a_directory_it_cannot_write_is_refused_before_the_model_loads(own_run, read_only, no_work):
+    result = invoke("export", own_run, read_only / "exported")
+    unwritable(result, "OUT", read_only)
+    assert list(read_only.iterdir()) == []

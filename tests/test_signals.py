@@ -6,6 +6,7 @@ this process, through the library `recipegen train --resume` calls, to keep the 
 import csv
 import json
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -264,3 +265,117 @@ def test_a_stop_inside_one_long_decode_exits_130_within_seconds(tiny_run, stops)
     assert process.returncode == 130, err
     assert time.monotonic() - sent < 5, "acted on within seconds, not at the end of the decode"
     assert out == "", "no half-wanted recipe"
+
+
+def signalled(commands: list[list[str]], cwd: Path, delays: list[float], numbers: list[int]) -> list[dict]:
+    """Start ``commands`` together and send each its signal after its delay (unless it has ended);
+    how each ended, and how long after its signal."""
+    started = time.monotonic()
+    processes = [subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for command in commands]
+    sent: list[float | None] = [None] * len(processes)
+    ended: list[float | None] = [None] * len(processes)
+    try:
+        while None in ended:
+            now = time.monotonic()
+            assert now - started < 300, "a process ran past five minutes"
+            for i, process in enumerate(processes):
+                if ended[i] is None and process.poll() is not None:
+                    ended[i] = now
+                elif sent[i] is None and ended[i] is None and now >= started + delays[i]:
+                    process.send_signal(numbers[i])
+                    sent[i] = now
+            time.sleep(0.01)
+    finally:
+        for process in processes:
+            process.kill()
+    outcomes = []
+    for process, signalled_at, ended_at in zip(processes, sent, ended):
+        stdout, stderr = process.communicate()
+        outcomes.append({"code": process.returncode, "stdout": stdout, "stderr": stderr,
+                         "after_signal": None if signalled_at is None else ended_at - signalled_at})
+    return outcomes
+
+
+def entries(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+def tree_checksums(directory: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def steered_run(tmp_path_factory):
+    """A tiny full-template run, and an ingredient list of 1,500 lines: one decode of seconds."""
+    from recipegen.config import load_config
+    from recipegen.train import train
+
+    root = tmp_path_factory.mktemp("steered")
+    (root / "recipes.json").write_text(json.dumps(RECIPES), encoding="utf-8")
+    config = load_config(None, {**TINY_OVERRIDES, "data.path": str(root / "recipes.json"), "data.template": "full"})
+    train(config, root / "run", verbose=False)
+    foods = ["butter", "flour", "sugar", "egg", "milk", "salt", "onion", "rice", "bread", "stock"]
+    lines = [f"{1 + n % 9} cups {foods[n % len(foods)]}" for n in range(1500)]
+    (root / "list.txt").write_text("\n".join(lines), encoding="utf-8")
+    return root
+
+
+LONG_WORK = {
+    # the decode of a long given list, its recipes written over an older --jsonl file
+    "jsonl": (lambda out: ["generate", "--model", "run", "--ingredients-file", "list.txt", "-n", "2",
+                           "--jsonl", str(out)], "samples.jsonl"),
+    # the export's trace and write, over an older export
+    "export": (lambda out: ["export", "run", str(out), "--overwrite"], "exported"),
+}
+
+
+@pytest.mark.slow  # processes of their own, each seconds long
+@needs_entry_point
+@pytest.mark.parametrize("work", LONG_WORK)
+def test_signals_at_random_moments_of_long_work_exit_130_at_once_and_lose_nothing(steered_run, work):
+    """SIGINT or SIGTERM at any moment of a long decode or an export: exit 130 within 5 seconds,
+    one line, and the older output byte for byte as it was; or, where the work ended first, exit 0
+    and the new output whole. Nothing else is left beside it."""
+    command, name = LONG_WORK[work]
+    reference_dir = steered_run / f"{work}-reference"
+    reference_dir.mkdir()
+    started = time.monotonic()
+    reference = subprocess.run([RECIPEGEN, *command(reference_dir / name)], cwd=steered_run, capture_output=True,
+                               text=True, timeout=300)
+    duration = time.monotonic() - started
+    assert reference.returncode == 0, reference.stderr
+    moments = random.Random(25)
+    stopped = 0
+    for first in range(0, 6, 2):  # two processes at a time: the machine has two cores
+        trials = [steered_run / f"{work}-{trial}" for trial in (first, first + 1)]
+        for directory in trials:
+            shutil.copytree(reference_dir, directory)  # the older output, which a stop must keep
+        delays = [moments.uniform(0.05, duration) for _ in trials]
+        numbers = [signal.SIGINT if moments.random() < 0.5 else signal.SIGTERM for _ in trials]
+        outcomes = signalled([[RECIPEGEN, *command(d / name)] for d in trials], steered_run, delays, numbers)
+        print(work, [(round(delay, 2), o["code"], o["after_signal"] and round(o["after_signal"], 2))
+                     for delay, o in zip(delays, outcomes)])
+        for directory, delay, number, outcome in zip(trials, delays, numbers, outcomes):
+            context = f"{work}: {number.name} after {delay:.2f} s: {outcome['stderr'][-2000:]}"
+            assert entries(directory) == [name], context
+            if outcome["code"] == 0:
+                assert outcome["after_signal"] is None or outcome["after_signal"] < 5, context
+                if work == "export":
+                    assert (directory / name / "saved_model.pb").is_file(), context
+                else:
+                    assert [json.loads(line)["text"] for line in (directory / name).open()], context
+                continue
+            stopped += 1
+            assert outcome["code"] == 130, context
+            assert outcome["after_signal"] < 5, context
+            assert outcome["stderr"].strip().splitlines()[-1] == "Interrupted.", context
+            assert "Traceback" not in outcome["stderr"], context
+            if work == "export":
+                assert tree_checksums(directory / name) == tree_checksums(reference_dir / name), context
+            else:
+                assert (directory / name).read_bytes() == (reference_dir / name).read_bytes(), context
+    assert stopped >= 3, "most signals came while the work ran"

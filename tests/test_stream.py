@@ -2,6 +2,7 @@
 in-memory pipeline does, the split needs no memory, and a streamed run is a normal run."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from recipegen.data import CRC32, Split
 from recipegen.errors import DataError, RunError
 from recipegen.pipeline import pack_windows
 from recipegen.run import load_run
-from recipegen.stream import _packed, prepare_stream
+from recipegen.stream import StreamedData, _packed, prepare_stream
 from recipegen.train import resume, train
 
 from conftest import RECIPES, TINY_OVERRIDES
@@ -94,6 +95,49 @@ def test_a_streamed_run_is_a_normal_run_and_resumes(jsonl, tmp_path):
     jsonl.write_text(jsonl.read_text().replace("Toast", "Crumpets"))
     with pytest.raises(RunError, match="the corpus changed"):
         resume(tmp_path / "run", epochs=3, verbose=False)
+
+
+def gone(path):
+    path.rename(path.with_suffix(".gone"))
+
+
+def grown(path):
+    with path.open("a") as f:
+        f.write(json.dumps(RECIPES[0]) + "\n")
+
+
+def garbled_in_place(path):
+    """Same size, same modification time, not JSON any more: seen only once the epoch reads it."""
+    stat = path.stat()
+    path.write_bytes(b"x" + path.read_bytes()[1:])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.slow  # trains twice
+@pytest.mark.parametrize("change, problem", [
+    (gone, "cannot read it any more"),
+    (grown, "changed since training started"),
+    (garbled_in_place, "invalid JSON on line 1"),
+])
+def test_a_streamed_corpus_that_changes_between_epochs_stops_the_run_naming_it(jsonl, tmp_path, monkeypatch,
+                                                                               change, problem):
+    """Every epoch reads the file again: one gone or changed stops the run with exit 2's error, and
+    the epochs done stay resumable on the corpus as it was."""
+    kept = jsonl.read_bytes()
+    first_epoch = StreamedData.epoch_dataset
+
+    def epoch_dataset(self, config, epoch):
+        if epoch == 1:
+            change(jsonl)
+        return first_epoch(self, config, epoch)
+
+    monkeypatch.setattr(StreamedData, "epoch_dataset", epoch_dataset)
+    config = stream_config(jsonl, **{"train.epochs": 2, "train.steps_per_epoch": 2})
+    with pytest.raises(DataError, match=rf"recipes.jsonl: {problem}.*keeps its 1 finished epoch\(s\): resume it"):
+        train(config, tmp_path / "run", verbose=False)
+    monkeypatch.undo()
+    jsonl.write_bytes(kept)
+    assert resume(tmp_path / "run", verbose=False).metrics["epochs"] == 2
 
 
 def test_steps_per_epoch_caps_an_in_memory_epoch(corpus_path, tmp_path):

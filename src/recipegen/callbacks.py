@@ -187,7 +187,7 @@ class EpochRecorder(keras.callbacks.Callback):
 def save_checkpoint(model: keras.Model, run_dir: Path, state: dict[str, Any], epochs_done: int) -> None:
     """New checkpoint first, then the state that names it, then the old checkpoint goes."""
     previous = state.get("checkpoint")
-    path = run_files.checkpoint_path(run_dir, epochs_done)
+    path = run_dir / run_files.CHECKPOINT.format(epochs_done)
     run_files.save_model(model, path)
     state.update(epochs_done=epochs_done, checkpoint=path.name, seed_states=seed_states(model))
     write_json(run_dir / run_files.STATE_FILE, state)

@@ -33,7 +33,7 @@ from recipegen.options import (
     run_option,
     training_config,
 )
-from recipegen.runtime import import_tensorflow_quietly
+from recipegen.runtime import import_tensorflow
 
 
 @click.group(cls=RecipegenGroup)
@@ -260,9 +260,8 @@ def export(run_dir: Path, out: Path, overwrite: bool) -> None:
 
 def _start_tensorflow() -> None:
     """Import TensorFlow, quietly unless --debug; commands call this once they know they run."""
-    if not click.get_current_context().find_root().params.get("debug"):
-        import_tensorflow_quietly()
-    stopping.check()  # Ctrl-C or SIGTERM during the import's seconds
+    import_tensorflow(quiet=not click.get_current_context().find_root().params.get("debug"))
+    stopping.check()  # a stop asked just before
 
 
 def run_command(args: list[str] | None = None) -> int:

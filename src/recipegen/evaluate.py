@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,15 @@ class Scorer:
     one: the batch is scored ``CHUNK`` positions at a time and the recurrent state is carried
     from each stretch to the next (model.Recurrence), so the figure is the model's on whole
     recipes, however long, and does not depend on how they are cut.
+
+    A ``stoppable`` scorer (``recipegen evaluate``) acts on a stop inside each stretch
+    (stopping.interruptible); training's is not, since a stop during an epoch's end would lose the epoch.
     """
 
-    def __init__(self, model: keras.Model, chunk: int = CHUNK):
+    def __init__(self, model: keras.Model, chunk: int = CHUNK, stoppable: bool = False):
         self._recurrence = Recurrence(model)
         self._chunk = chunk
+        self._run = stopping.interruptible if stoppable else (lambda work: work())
 
         @tf.function(reduce_retracing=True)
         def score_chunk(inputs, targets, weights, states):
@@ -72,8 +77,8 @@ class Scorer:
             states = self._recurrence.zero_state(tf.shape(inputs)[0])
             for start in range(0, int(tf.shape(inputs)[1]), self._chunk):
                 stretch = slice(start, start + self._chunk)
-                (batch_loss, batch_tokens, batch_correct), states = self._score_chunk(
-                    inputs[:, stretch], targets[:, stretch], weights[:, stretch], states)
+                (batch_loss, batch_tokens, batch_correct), states = self._run(partial(
+                    self._score_chunk, inputs[:, stretch], targets[:, stretch], weights[:, stretch], states))
                 total_loss += float(batch_loss)
                 tokens += int(batch_tokens)
                 correct += int(batch_correct)
@@ -82,8 +87,9 @@ class Scorer:
 
 def score_texts(model: keras.Model, vocabulary: Sequence[str], texts: Sequence[str], batch_size: int,
                 tokenizer: Tokenizer = WORDS) -> Score:
-    """Score training-form texts (standardized, end token included), each whole."""
-    return Scorer(model)(batches_dataset(recipe_batches(encode(texts, vocabulary, tokenizer), batch_size)))
+    """Score training-form texts (standardized, end token included), each whole; a stop ends it at once."""
+    batches = batches_dataset(recipe_batches(encode(texts, vocabulary, tokenizer), batch_size))
+    return Scorer(model, stoppable=True)(batches)
 
 
 def measure_samples(generator: Generator, prompt: str, count: int, temperature: float, max_tokens: int, seed: int,

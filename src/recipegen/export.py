@@ -40,7 +40,7 @@ from recipegen.errors import ExportError
 from recipegen.files import directory_locked, sync
 from recipegen.generation.generator import Generator
 from recipegen.generation.settings import CONFIGURED, MAX_TOKENS, SETTINGS
-from recipegen.paths import refuse_overlap
+from recipegen.paths import refuse_overlap, refuse_unwritable
 from recipegen.run import Run, load_run
 from recipegen.text import CHARS, END_TOKEN, INFIX, MARKERS, NO_SPACE_AFTER, NO_SPACE_BEFORE, SEPARATOR, UNK_ID
 
@@ -67,7 +67,9 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
     out = Path(out)
     refuse_overlap("OUT", out, [("the run", Path(run_dir))])
     _check_destination(out, overwrite)
+    refuse_unwritable("OUT", out, out.parent)  # written beside it, then renamed
     archive = build_archive(load_run(run_dir))
+    stopping.check()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent) as tmp:
         archive.write_out(str(Path(tmp) / "new"), verbose=False)
@@ -157,12 +159,15 @@ def build_archive(run: Run) -> keras.export.ExportArchive:
     # Not track(run.model): the archive saves the variables the endpoint reads by itself, and
     # tracking the model too stores every weight twice (keras-team/keras#23553).
     archive.track(ids)
-    archive.add_endpoint(ENDPOINT, generate, input_signature=[
+    endpoint = archive.add_endpoint(ENDPOINT, generate, input_signature=[
         tf.TensorSpec([], tf.string, name="prompt"),
         tf.TensorSpec([], tf.int32, name="max_tokens"),
         tf.TensorSpec([], tf.int64, name="seed"),
         *(tf.TensorSpec([], tf.int32 if spec.kind is int else tf.float32, name=spec.name) for spec in EXPORTED),
     ])
+    # Traced here, off the main thread, where a stop is acted on at once: tracing is most of an
+    # export's time (seconds), and write_out then reuses the trace and only writes.
+    stopping.interruptible(endpoint.get_concrete_function)
     return archive
 
 

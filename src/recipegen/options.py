@@ -7,13 +7,13 @@ Nothing here imports TensorFlow: ``recipegen --help`` and shell completion stay 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from recipegen.generation.settings import CONFIGURED, SETTINGS, Setting, SettingError, check_max_tokens
+from recipegen.paths import refuse_overlap, refuse_unwritable
 
 DEFAULT_CONFIG = Path("configs/default.toml")
 RUN_DIR = click.Path(file_okay=False, path_type=Path)  # shells complete it with directories only
@@ -82,9 +82,10 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     which continues a run with its own config."""
     from recipegen.config import load_config, parse_override
     from recipegen.finetune import based_config, read_base
-    from recipegen.paths import refuse_overlap
+    from recipegen.run import RUNS_DIR, check_new_run_dir
 
     if resume_dir is not None:
+        refuse_unwritable("--resume", resume_dir, resume_dir)
         given = [name for name, value in (("--config", config_path), ("--data", data), ("--out", out),
                                           ("--seed", seed is not None), ("--set", overrides),
                                           ("--overwrite", overwrite), ("--init-from", init_from)) if value]
@@ -101,6 +102,8 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     config = load_config(config_path or DEFAULT_CONFIG, values)
     if out is not None:
         refuse_overlap("--out", out, [("--init-from", init_from), ("the corpus", Path(config.data.path))])
+        check_new_run_dir(out, overwrite)
+    refuse_unwritable("--out", out or RUNS_DIR, out or RUNS_DIR)
     if init_from is None:
         return config, None
     base = read_base(init_from)
@@ -145,8 +148,7 @@ def jsonl_output(path: Path | None, as_json: bool) -> None:
         return
     if not path.parent.is_dir():
         raise click.BadParameter(f"{path}: no directory {path.parent} to write it in", param_hint="--jsonl")
-    if not os.access(path.resolve().parent, os.W_OK | os.X_OK):  # the file is made beside it, then renamed
-        raise click.BadParameter(f"{path}: cannot write in {path.resolve().parent}", param_hint="--jsonl")
+    refuse_unwritable("--jsonl", path, path.parent)  # the file is made beside it, then renamed
 
 
 def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadParameter:

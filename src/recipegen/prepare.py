@@ -28,7 +28,7 @@ from recipegen import run as run_files
 from recipegen import shipped, stopping
 from recipegen.config import Config
 from recipegen.data import SPLIT_RULE, describe_skips, load_corpus, split_corpus
-from recipegen.errors import RunError
+from recipegen.errors import DataError, RunError
 from recipegen.files import file_digest, save_arrays, write_json, write_jsonl
 from recipegen.foods import food_lexicon
 from recipegen.pipeline import (
@@ -54,6 +54,7 @@ class PreparedCorpus(Protocol):
     vocabulary: list[str]
     foods: set[str] | None  # the food words of the training recipes (foods.py); None without ingredient lists
     template: str  # the template the texts are written in: data.template, "auto" resolved
+    read_error: DataError | None  # why an epoch could not read the corpus (a streamed file gone), once one could not
 
     @property
     def source(self) -> str: ...
@@ -93,6 +94,7 @@ class InMemoryData:
     heldout_texts: list[str]
     foods: set[str] | None = None
     template: str = "book"
+    read_error: DataError | None = None  # read once, before training: an epoch cannot fail to read it
 
     @property
     def train_recipes(self) -> int:

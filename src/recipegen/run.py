@@ -47,7 +47,8 @@ TOKENS_FILE = "tokens.npz"
 TOKENS_META_FILE = "tokens.json"
 BASE_FILE = "base.json"
 TENSORBOARD_DIR = "tensorboard"
-CHECKPOINT_GLOB = "checkpoint-*.keras"
+CHECKPOINT = "checkpoint-{}.keras"  # of the epochs done
+CHECKPOINT_GLOB = CHECKPOINT.format("*")
 LOCK_FILE = ".lock"
 REQUIRED_FILES = (MODEL_FILE, VOCABULARY_FILE, CONFIG_FILE)
 
@@ -89,14 +90,18 @@ def locked(path: Path) -> Iterator[None]:
         yield
 
 
-def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
-    """Create ``path`` for a new run; refuse to mix a new run into an old one."""
+def check_new_run_dir(path: Path, overwrite: bool = False) -> None:
+    """RunError where a new run cannot go: before the corpus is read, and again under the run's lock."""
     if path.exists() and not path.is_dir():
         raise RunError(f"{path}: exists and is not a directory")
-    if path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir()):
-        if not overwrite:
-            raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
-        remove_run_files(path)
+    if not overwrite and path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir()):
+        raise RunError(f"{path}: run directory already exists and is not empty (use --overwrite to replace it)")
+
+
+def prepare_run_dir(path: Path, overwrite: bool = False) -> None:
+    """Create ``path`` for a new run; refuse to mix a new run into an old one."""
+    check_new_run_dir(path, overwrite)
+    remove_run_files(path)  # an old run's, which --overwrite replaces
     path.mkdir(parents=True, exist_ok=True)
 
 
@@ -108,10 +113,6 @@ def remove_run_files(path: Path) -> None:
     for checkpoint in path.glob(CHECKPOINT_GLOB):
         checkpoint.unlink()
     shutil.rmtree(path / TENSORBOARD_DIR, ignore_errors=True)  # the old run's curves would mix with the new
-
-
-def checkpoint_path(run_dir: Path, epoch: int) -> Path:
-    return run_dir / f"checkpoint-{epoch}.keras"
 
 
 def read_state(run_dir: Path) -> dict[str, Any]:

@@ -7,21 +7,29 @@ from __future__ import annotations
 import os
 import sys
 
+from recipegen import stopping
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr.
+
+def import_tensorflow(quiet: bool = True) -> None:
+    """Import TensorFlow, with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr when ``quiet``.
 
     Some of those lines ignore TF_CPP_MIN_LOG_LEVEL, so stderr is pointed at /dev/null for
-    the import alone; a Python exception from the import still surfaces as usual.
+    the import alone; a Python exception from the import still surfaces as usual. Nothing has
+    been written yet, so a stop during the import's seconds ends the process at once
+    (``stopping.at_once``), its one line on the real stderr.
     Only commands that need TensorFlow pay for the import: ``--help`` never reaches here.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return
+    if not quiet:
+        with stopping.at_once():
+            import tensorflow  # noqa: F401
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as devnull:
+        with open(os.devnull, "w") as devnull, stopping.at_once(stderr=saved):
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
     finally:

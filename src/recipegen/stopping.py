@@ -6,17 +6,20 @@ in a segmentation fault. So the command line's handler only records that a stop 
 (``install``), and the long loops look at the record where a stop is clean (``check``): between
 training batches, between decoded batches, between passes over a corpus. A second signal while
 stopping ends the process at once: every file a run keeps is renamed into place whole, so the
-last checkpoint stays usable.
+last checkpoint stays usable. Before a command has written anything (TensorFlow's import,
+``at_once``), the first signal ends it at once too. Work that holds the main thread for long in
+one TensorFlow call runs where a stop can still be acted on (``interruptible``).
 
 Without ``install`` (recipegen used as a library), Python's own Ctrl-C behaviour is unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,6 +28,7 @@ INTERRUPTED_EXIT = 130  # what shells report for Ctrl-C; also used for SIGTERM, 
 
 _asked: int | None = None  # the signal that asked for a stop, until one is handled
 _installed = False
+_at_once_to: int | None = None  # inside at_once(): a stop ends the process, saying so on this descriptor
 
 
 def install() -> None:
@@ -41,7 +45,24 @@ def _record(signum: int, frame: Any) -> None:
     if _asked is not None:
         os.write(2, b"Interrupted again: stopping now.\n")
         os._exit(INTERRUPTED_EXIT)
+    if _at_once_to is not None:
+        os.write(_at_once_to, b"Interrupted.\n")
+        os._exit(INTERRUPTED_EXIT)
     _asked = signum
+
+
+@contextlib.contextmanager
+def at_once(stderr: int = 2) -> Iterator[None]:
+    """Inside, a stop ends the process at once, saying so on ``stderr`` (a descriptor): for work
+    before a command has written anything (TensorFlow's import), where waiting for a safe point
+    would only make the stop wait seconds. Without the handler installed, nothing changes."""
+    global _at_once_to
+    check()  # a stop asked before: acted on here, as at any safe point
+    _at_once_to = stderr if _installed else None
+    try:
+        yield
+    finally:
+        _at_once_to = None
 
 
 def requested() -> bool:

@@ -65,6 +65,8 @@ class StreamedData:
     skip_reasons: dict[str, int] = field(default_factory=dict)
     foods: set[str] | None = None
     heldout_file: Path | None = None  # where the held-out texts were streamed to
+    stamp: tuple[int, int] | None = None  # the file's (size, mtime) when it was first counted
+    read_error: DataError | None = None  # why an epoch could not read the file, once one could not
 
     @property
     def source(self) -> str:
@@ -75,11 +77,32 @@ class StreamedData:
         return self.config.data.template
 
     def texts(self, heldout: bool) -> Iterator[str]:
-        """Training texts of one side of the split, in file order, read lazily."""
+        """Training texts of one side of the split, in file order, read lazily.
+
+        Read inside tf.data, where an error becomes an ``UnknownError`` that names neither the file
+        nor the problem: it is kept in ``read_error`` first, for training to report instead."""
         config, tokenizer = self.config, tokenizer_for(self.config.data.tokens)
-        for position, recipe in enumerate(iter_recipes(self.path, {})):
-            if self.split.held_out(position) == heldout:
-                yield recipe_text(recipe, config.data.template, tokenizer)
+        try:
+            for position, recipe in enumerate(iter_recipes(self.path, {})):
+                if self.split.held_out(position) == heldout:
+                    yield recipe_text(recipe, config.data.template, tokenizer)
+        except DataError as e:
+            self.read_error = e
+            raise
+        except (OSError, UnicodeDecodeError) as e:
+            self.read_error = DataError(f"{self.path}: cannot read it ({getattr(e, 'strerror', None) or e})")
+            raise
+
+    def check_unchanged(self) -> None:
+        """DataError unless the file is still the one counted: every epoch reads it again, and a
+        file that changed would shift which recipes are held out and train on some of them."""
+        try:
+            stat = self.path.stat()
+        except OSError as e:
+            raise DataError(f"{self.path}: cannot read it any more ({e.strerror})") from None
+        if (stat.st_size, stat.st_mtime_ns) != self.stamp:
+            raise DataError(f"{self.path}: changed since training started; a streamed corpus must stay as it "
+                            "was while it trains")
 
     def save(self, run_dir: Path) -> None:
         """Stream the held-out texts into the run, and note the corpus they came from."""
@@ -95,6 +118,7 @@ class StreamedData:
         """One epoch's batches of (inputs, targets, weights); the token count is not known ahead.
 
         ``config`` is the run's, possibly with more epochs than at the start (--resume --epochs)."""
+        self.check_unchanged()
         texts = _text_dataset(lambda: self.texts(heldout=False))
         steps = config.train.steps_per_epoch
         # Whole passes reshuffle by (seed, epoch); fixed-size epochs walk one endless seeded
@@ -142,9 +166,10 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
         raise DataError(f"{path}: a .json list cannot be streamed; use JSON Lines (.jsonl: one recipe per line) "
                         "or set data.stream = false")
     split = split or Split(config.seed, config.data.validation_fraction, rule)
+    stat = path.stat()  # before the first pass: a change during it is seen at the first epoch
     if config.data.template == AUTO:  # one more pass, to see whether the recipes have ingredient lists
         config, split = _with_template(config, path, split, say)
-    data = StreamedData(config, path, vocabulary or [], split)
+    data = StreamedData(config, path, vocabulary or [], split, stamp=(stat.st_size, stat.st_mtime_ns))
     tokenizer = tokenizer_for(config.data.tokens)
     foods = FoodCounter()
 

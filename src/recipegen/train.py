@@ -28,7 +28,7 @@ from recipegen import run as run_files
 from recipegen.callbacks import EpochRecorder, RunProgress, TextGenerator, restore_seed_states, save_checkpoint
 from recipegen.config import Config, load_run_config
 from recipegen.data import SPLIT_RULE  # read when a run starts: the rule it records
-from recipegen.errors import RunError, TrainingDiverged, TrainingInterrupted
+from recipegen.errors import DataError, RunError, TrainingDiverged, TrainingInterrupted
 from recipegen.evaluate import WHOLE_RECIPES, Scorer
 from recipegen.files import atomic_write_text, read_csv, read_jsonl, write_json
 from recipegen.finetune import base_record, describe_unknown, unknown_share
@@ -198,6 +198,11 @@ def _fit(config: Config, run_dir: Path, strategy: tf.distribute.Strategy, model:
             stopping.check()  # a stop asked during the epoch: its last batch or its end's work is done
     except KeyboardInterrupt:
         raise TrainingInterrupted(run_dir, state["epochs_done"]) from None
+    except (DataError, tf.errors.OpError) as e:  # a streamed corpus gone or changed between epochs
+        if isinstance(e, tf.errors.OpError) and data.read_error is None:
+            raise
+        raise DataError(f"{data.read_error or e}; {run_dir} keeps its {state['epochs_done']} finished epoch(s): "
+                        f"resume it on the same corpus with recipegen train --resume {run_dir}") from None
     finally:
         state["train_seconds"] = state.get("train_seconds", 0.0) + time.perf_counter() - started
         if board is not None:
@@ -259,25 +264,20 @@ def _write_metrics(run_dir: Path, model: keras.Model, data: PreparedCorpus, stat
     """metrics.json, written last: a finished run's metrics count the epochs its state has done."""
     best = state.get("best") or {}
     metrics = {
-        "run_format": run_files.RUN_FORMAT,
-        "recipegen_version": __version__,
+        "run_format": run_files.RUN_FORMAT, "recipegen_version": __version__,
         "epochs": state["epochs_done"],
         "best_epoch": best.get("epoch"),
         "val_loss": best.get("val_loss"),
         "val_perplexity": best.get("val_perplexity"),
-        "val_accuracy": best.get("val_accuracy"),
-        "val_tokens": best.get("val_tokens"),
+        "val_accuracy": best.get("val_accuracy"), "val_tokens": best.get("val_tokens"),
         "val_scoring": state.get("heldout_scoring", "windows"),
         "train_seconds": round(state["train_seconds"], 2),
         "corpus": data.source,
-        "recipes": data.recipes,
-        "skipped_records": data.skipped,
-        "train_recipes": data.train_recipes,
-        "heldout_recipes": data.heldout_recipes,
+        "recipes": data.recipes, "skipped_records": data.skipped,
+        "train_recipes": data.train_recipes, "heldout_recipes": data.heldout_recipes,
         "train_tokens_per_epoch": train_tokens,
         "stopped_early_after": state.get("stopped_early_after"),
-        "vocab_size": len(data.vocabulary),
-        "parameters": int(model.count_params()),
+        "vocab_size": len(data.vocabulary), "parameters": int(model.count_params()),
     }
     write_json(run_dir / run_files.STATE_FILE, state)  # the final train_seconds
     write_json(run_dir / run_files.METRICS_FILE, metrics)
