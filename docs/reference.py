@@ -98,6 +98,8 @@ def _toml(value: Any) -> str:
         return "[" + ", ".join(_toml(item) for item in value) + "]"
     if isinstance(value, float) and value == float("inf"):
         return "inf"
+    if dataclasses.is_dataclass(value):  # a table of its own, such as data.fields: its keys, as TOML writes them
+        return "{" + ", ".join(f"{f.name} = {_toml(getattr(value, f.name))}" for f in dataclasses.fields(value)) + "}"
     return repr(value)
 
 

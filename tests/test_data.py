@@ -67,9 +67,11 @@ def test_plain_text_blocks_are_title_then_directions(tmp_path):
         ("missing.json", None, "no such file"),
         ("empty.json", "", "file is empty"),
         ("bad.json", '[{"title": "x",', "invalid JSON at line 1"),
-        ("object.json", '{"title": "x"}', "expected a JSON list of recipe objects, got dict"),
+        ("object.json", '{"title": "x"}', r"no usable recipe \(1 records skipped: 1 without directions\)"),
+        ("number.json", "3", r"expected a JSON list of recipe objects \(or a schema.org Recipe\), got int"),
         ("numbers.json", "[1, 2, 3]", "no usable recipe"),
-        ("recipes.csv", "title,directions", "unknown corpus format"),
+        ("recipes.csv", "title,directions", "file is empty"),
+        ("recipes.docx", "title,directions", "unknown corpus format '.docx'"),
     ],
 )
 def test_bad_files_raise_one_clear_error(tmp_path, name, content, message):
@@ -82,7 +84,7 @@ def test_bad_files_raise_one_clear_error(tmp_path, name, content, message):
 
 
 def test_directory_and_non_utf8_are_errors(tmp_path):
-    with pytest.raises(DataError, match="is a directory"):
+    with pytest.raises(DataError, match="folder holds no corpus file"):
         load_corpus(tmp_path)
     path = tmp_path / "latin1.json"
     path.write_bytes('[{"title": "Crème", "directions": ["x"]}]'.encode("latin-1"))

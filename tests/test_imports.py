@@ -9,7 +9,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "recipegen"
 WITHOUT_TENSORFLOW = ["config", "text", "templates", "measures", "ngram", "foods", "generation.settings",
-                      "generation.samples", "score", "data", "errors", "finetune", "realism", "paths"]
+                      "generation.samples", "score", "data", "errors", "finetune", "realism", "paths",
+                      "corpora.sources", "corpora.report"]
 
 
 @pytest.mark.slow  # starts a process of its own
@@ -19,6 +20,17 @@ def test_module_loads_no_tensorflow(module):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"], f"recipegen.{module} imports TensorFlow or Keras"
+
+
+@pytest.mark.slow  # starts a process of its own
+def test_recipegen_data_reads_a_corpus_without_tensorflow():
+    corpus = Path(__file__).resolve().parents[1] / "data" / "recipes.json"
+    code = ("import sys; from recipegen.cli import run_command; "
+            f"code = run_command(['data', {str(corpus)!r}, '--json']); "
+            "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stderr.split()[-3:] == ["0", "False", "False"], result.stderr
+    assert '"recipes": 219' in result.stdout
 
 
 def imported_modules(path: Path) -> set[str]:

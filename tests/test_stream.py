@@ -192,3 +192,36 @@ def test_a_streamed_run_from_before_the_rule_resumes_with_its_crc32_split(tmp_pa
     assert json.loads(state_file.read_text())["split"] == CRC32, "recorded from now on"
     held = [json.loads(line)["text"] for line in (tmp_path / "run" / "heldout.jsonl").read_text().splitlines()]
     assert len(held) == len(old)
+
+
+@pytest.mark.slow  # trains three small runs
+def test_a_csv_a_folder_and_a_glob_train_stream_and_resume(tmp_path):
+    """A RecipeNLG-shaped CSV streams like JSON Lines; a folder's fingerprint covers every file, so a
+    run on a folder whose files changed is not resumed on it."""
+    import csv
+
+    from recipegen.info import describe_run
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with (folder / "full_dataset.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["", "title", "ingredients", "directions", "link", "source", "NER"])
+        for i, r in enumerate(RECIPES * 2):
+            writer.writerow([i, r["title"], json.dumps(r["ingredients"]), json.dumps(r["directions"]), "", "", "[]"])
+    (folder / "more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECIPES))
+    steps = {"train.epochs": 1, "train.steps_per_epoch": 2}
+    streamed = train(stream_config(folder / "full_dataset.csv", **steps), tmp_path / "csv", verbose=False)
+    assert streamed.metrics["train_recipes"] + streamed.metrics["heldout_recipes"] == 20
+    assert resume(tmp_path / "csv", epochs=2, verbose=False).metrics["epochs"] == 2
+
+    in_memory = load_config(None, {**TINY_OVERRIDES, "data.path": str(folder), **steps})
+    result = train(in_memory, tmp_path / "folder", verbose=False)
+    assert result.metrics["train_recipes"] + result.metrics["heldout_recipes"] == 30
+    assert describe_run(tmp_path / "folder")["corpus"]["source"] == str(folder)
+    globbed = train(stream_config(str(folder / "*.jsonl"), **steps), tmp_path / "glob", verbose=False)
+    assert globbed.metrics["train_recipes"] + globbed.metrics["heldout_recipes"] == 10
+
+    (folder / "more.jsonl").write_text((folder / "more.jsonl").read_text().replace("Toast", "Crumpets"))
+    with pytest.raises(RunError, match="the corpus changed"):
+        resume(tmp_path / "folder", epochs=2, verbose=False)

@@ -1,9 +1,8 @@
 """The ``recipegen`` command: parse options, load the config, call the library.
 
-TensorFlow takes seconds to import, so it is imported inside the commands that need it and
-``recipegen --help`` stays instant. Mistakes in the user's input (a path, a key, an option)
-come out as one line on stderr with exit code 2; failures while running exit 1; Ctrl-C
-and SIGTERM exit 130 at the next safe point (stopping.py). ``--debug`` shows the traceback instead.
+TensorFlow is imported inside the commands that need it, so ``recipegen --help`` stays instant. Bad input
+(a path, a key, an option) is one line on stderr and exit 2; failures while running exit 1; Ctrl-C and
+SIGTERM exit 130 at the next safe point (stopping.py); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -16,21 +15,24 @@ from typing import Any
 
 import click
 
-from recipegen import shipped, stopping
+from recipegen import stopping
 from recipegen.config import STRATEGIES
 from recipegen.exits import RecipegenGroup
 from recipegen.generation.settings import BY_NAME, MAX_SEED
 from recipegen.options import (
-    DEFAULT_CONFIG,
     RUN_DIR,
     asked_recipe,
     bad_option,
     checked_by,
     checked_max_tokens,
+    config_and_set_options,
+    config_option,
+    data_config,
     decoding_options,
     json_option,
     jsonl_output,
     run_option,
+    set_option,
     training_config,
 )
 from recipegen.runtime import import_tensorflow
@@ -46,21 +48,18 @@ def cli(debug: bool) -> None:
         recipegen train --config configs/quick.toml
         recipegen generate --temperature 0.5
         recipegen evaluate
-        recipegen info
     """
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help=f"A TOML config, or a shipped one by name: {', '.join(shipped.config_names())} "
-                   f"(default: {DEFAULT_CONFIG}, here or shipped).")
-@click.option("--data", type=str, help="Corpus to train on (.json, .jsonl or .txt); overrides data.path.")
+@config_option
+@click.option("--data", type=str, help="Corpus to train on: a file, a folder or a glob (formats: docs/corpora.md); "
+                                       "overrides data.path.")
 @click.option("--out", type=RUN_DIR, help="Run directory to write (default: runs/<timestamp>).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Overrides train.epochs.")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED),
               help="Overrides seed (split, shuffling, initial weights, samples).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override any config key, e.g. --set model.cell=gru --set model.units=64. Repeatable.")
+@set_option
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing run directory.")
 @click.option("--resume", "resume_dir", type=RUN_DIR,
               help="Continue an interrupted run from its last completed epoch (with --epochs, train it longer).")
@@ -256,6 +255,27 @@ def export(run_dir: Path, out: Path, overwrite: bool) -> None:
 
     path = export_run(run_dir, out, overwrite=overwrite)
     click.echo(f"Saved {path}: tf.saved_model.load({str(path)!r}).{ENDPOINT}(prompt=...) writes a recipe")
+
+
+@cli.command("data")
+@click.argument("path")
+@config_and_set_options
+@click.option("--to", type=click.Path(path_type=Path), help="Also write the recipes as JSON Lines to FILE, whole.")
+@json_option
+def data_command(path: str, config_path: Path | None, overrides: tuple[str, ...], to: Path | None, as_json: bool):
+    """What recipegen reads from PATH (a file, a folder, a glob): files, formats, recipes, records skipped
+    and why, fields used, the first recipes as the model sees them. Loads no TensorFlow.
+
+    \b
+        recipegen data full_dataset.csv
+        recipegen data RAW_recipes.csv --set data.fields.directions=steps --to recipes.jsonl
+    """
+    from recipegen.corpora.report import inspect_corpus, rows_of
+    from recipegen.render import strict_json, terminal_safe
+
+    reading, template = data_config(config_path, overrides, path, to)
+    report = inspect_corpus(path, reading, template, to)
+    click.echo(json.dumps(strict_json(report), indent=2) if as_json else terminal_safe("\n".join(rows_of(report))))
 
 
 def _start_tensorflow() -> None:

@@ -9,6 +9,7 @@ from that file alone.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import math
 import tomllib
@@ -32,8 +33,20 @@ CHAR_NGRAM = 10  # the shortest phrase, in characters, that sample.no_repeat_ngr
 
 
 @dataclass(frozen=True)
+class FieldsConfig:
+    """Which column (CSV) or key (JSON) holds each part of a recipe, where its usual names do not
+    fit (corpora/records.py lists them); "" = found by name."""
+
+    title: str = ""
+    ingredients: str = ""
+    directions: str = ""
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    path: str = "data/recipes.json"  # .json (Epicurious list), .jsonl, or .txt (blank-line separated)
+    # A file, a folder (every corpus file under it) or a glob: .json (Epicurious list or schema.org
+    # JSON-LD), .jsonl, .txt (blank-line separated), .csv/.tsv, .html, .md, .paprikarecipes, .zip
+    path: str = "data/recipes.json"
     validation_fraction: float = 0.2  # share of recipes held out for validation and `evaluate`
     vocab_size: int = 10_000  # TextVectorization max_tokens, padding and [UNK] included
     sequence_length: int = 100  # tokens per training window (book: 200)
@@ -42,9 +55,12 @@ class DataConfig:
     # "auto": "full" when most training recipes have an ingredient list, else "book" (the run records which)
     template: str = "book"
     tokens: str = "word"  # "word" (book) or "char": one token per character
-    stream: bool = False  # read a .jsonl or .txt corpus a record at a time with tf.data, never whole in memory
+    stream: bool = False  # read a .jsonl, .csv, .txt corpus (or a folder) a record at a time, never whole in memory
     vocab_sample: int = 0  # adapt the vocabulary on the first N training recipes; 0 = on all of them
     shuffle_buffer: int = 10_000  # with stream = true: recipes shuffled together (a streaming shuffle is local)
+    # which column (CSV) or key (JSON) holds each part, where its usual names do not fit; "" = found by name
+    fields: FieldsConfig = field(default_factory=FieldsConfig)
+    encoding: str = "utf-8"  # of the corpus's text files; e.g. "latin-1" or "cp1252" for older exports
 
 
 @dataclass(frozen=True)
@@ -188,6 +204,8 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         ("data.tokens", config.data.tokens in TOKEN_LEVELS, f"must be one of {', '.join(TOKEN_LEVELS)}"),
         ("data.vocab_sample", config.data.vocab_sample >= 0, "must be >= 0 (0 adapts on every training recipe)"),
         ("data.shuffle_buffer", config.data.shuffle_buffer >= 1, "must be at least 1"),
+        ("data.encoding", _is_text_encoding(config.data.encoding), "must be a text encoding Python knows, "
+                                                                   "e.g. \"utf-8\", \"latin-1\", \"cp1252\""),
         ("train.steps_per_epoch", config.train.steps_per_epoch >= 0, "must be >= 0 (0 means one whole pass)"),
         ("model.cell", config.model.cell in CELLS, f"must be one of {', '.join(CELLS)}"),
         ("seed", 0 <= config.seed <= MAX_SEED, f"must be from 0 to {MAX_SEED:,}"),
@@ -225,6 +243,13 @@ def validate(config: Config, source: str = "config", overridden: set[str] | froz
         if not ok:
             value = get_dotted(config, key)
             raise ConfigError(f"{origin(key, source, overridden)}: {key} = {value!r} {problem}")
+
+
+def _is_text_encoding(name: str) -> bool:
+    try:
+        return codecs.lookup(name)._is_text_encoding  # rot13 and base64 are codecs, but not of bytes to text
+    except LookupError:
+        return False
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

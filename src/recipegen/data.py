@@ -1,15 +1,9 @@
 """Loading recipe corpora and splitting them into training and held-out recipes.
 
-Three formats, chosen by file extension:
-
-- ``.json``: the Epicurious ``full_format_recipes.json`` shape, a list of objects with
-  ``title`` and ``directions`` (a list of steps or one string); ``ingredients`` is optional.
-- ``.jsonl`` / ``.ndjson``: one such object per line.
-- ``.txt``: recipes separated by blank lines; a block's first line is the title and the
-  remaining lines are the directions.
-
-Records whose title or directions are missing, null, empty or of the wrong type are skipped
-and counted, never silently dropped: ``Corpus.skipped`` says how many.
+What a corpus file may be (CSV, JSON, JSON-LD, JSON Lines, text, pages, Markdown, app exports),
+a folder or a glob of them, and how each is read, is the corpora package's; here a corpus is read
+whole into memory. Records whose title or directions are missing, null, empty or of the wrong
+type are skipped and counted, never silently dropped: ``Corpus.skip_reasons`` says why.
 
 The held-out recipes are chosen by a hash of (seed, position), the same rule whether the corpus is
 held in memory or streamed (stream.py), so the same corpus and seed hold out the same recipes
@@ -22,23 +16,21 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recipegen import shipped
+from recipegen.corpora.formats import Reading
+from recipegen.corpora.records import no_recipe
+from recipegen.corpora.sources import resolve
 from recipegen.errors import DataError
 from recipegen.templates import Recipe
-from recipegen.text import RECIPE_PREFIX
 
-JSON_SUFFIXES = (".json",)
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
-TEXT_SUFFIXES = (".txt", ".text")
+if TYPE_CHECKING:
+    from recipegen.config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -49,57 +41,22 @@ class Corpus:
     skip_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def load_corpus(path: str | Path) -> Corpus:
-    """Read every usable recipe from ``path``; raise DataError naming the file if none are."""
-    path = check_corpus_path(path)
+def load_corpus(path: str | Path, reading: Reading | None = None) -> Corpus:
+    """Read every usable recipe from ``path`` (a file, a folder or a glob); raise DataError naming it if none are."""
+    source = resolve(path)
     reasons: dict[str, int] = {}
-    recipes = list(iter_recipes(path, reasons))
+    recipes = list(source.recipes(reading or Reading(), reasons))
     skipped = sum(reasons.values())
+    name = source.files[0] if source.single else source.given
     if not recipes:
-        raise DataError(f"{path}: no usable recipe ({skipped} records skipped: {describe_skips(reasons)})")
-    return Corpus(recipes=recipes, skipped=skipped, source=str(path), skip_reasons=reasons)
+        raise DataError(no_recipe(name, reasons))
+    return Corpus(recipes=recipes, skipped=skipped, source=str(name), skip_reasons=reasons)
 
 
-def check_corpus_path(path: str | Path) -> Path:
-    """The path of a corpus that exists (or the bundled one it names), is a file and has a known
-    format; else DataError."""
-    path = shipped.corpus_path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, expected a .json, .jsonl or .txt file")
-    suffix = path.suffix.lower()
-    if suffix not in JSON_SUFFIXES + JSONL_SUFFIXES + TEXT_SUFFIXES:
-        raise DataError(f"{path}: unknown corpus format {suffix or '(no extension)'!r}; use .json, .jsonl or .txt")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
-    return path
-
-
-def iter_recipes(path: Path, reasons: dict[str, int]) -> Iterator[Recipe]:
-    """The usable recipes of a corpus, in file order, counting each skipped record in ``reasons``.
-
-    JSON Lines and plain text are read lazily, a line or a block at a time, so a corpus larger
-    than memory can be streamed; a ``.json`` list has to be parsed whole.
-    """
-    suffix = path.suffix.lower()
-    records = _json_records(path) if suffix in JSON_SUFFIXES else (
-        _jsonl_records(path) if suffix in JSONL_SUFFIXES else _text_records(path))
-    empty = True
-    for record in records:
-        empty = False
-        recipe, reason = _recipe_from_record(record)
-        if recipe is None:
-            reasons[reason] = reasons.get(reason, 0) + 1
-        else:
-            yield recipe
-    if empty:
-        raise DataError(f"{path}: file is empty")
-
-
-def describe_skips(reasons: dict[str, int]) -> str:
-    """``"3 without a title, 1 not an object"``."""
-    return ", ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
+def reading_of(data: DataConfig) -> Reading:
+    """How a config's ``[data]`` table says to read its corpus."""
+    fields = {name: value for name, value in dataclasses.asdict(data.fields).items() if value}
+    return Reading(fields=fields, encoding=data.encoding)
 
 
 # How a run chose its held-out recipes; run.py reads which from the run.
@@ -167,93 +124,3 @@ def split_corpus(recipes: list[Recipe], validation_fraction: float, seed: int,
         held = {position for position in range(len(recipes)) if split.held_out(position)}
     return ([r for i, r in enumerate(recipes) if i not in held],
             [r for i, r in enumerate(recipes) if i in held])
-
-
-def _json_records(path: Path) -> list[Any]:
-    text = _read_text(path)
-    if not text.strip():
-        return []
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-    except RecursionError:  # Python's parser recurses once per level of nesting
-        raise DataError(f"{path}: JSON nested too deeply to be a recipe corpus") from None
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of recipe objects, got {type(data).__name__}")
-    return data
-
-
-def _jsonl_records(path: Path) -> Iterator[Any]:
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}: invalid JSON on line {lineno}, column {e.colno}: {e.msg}") from None
-        except RecursionError:
-            raise DataError(f"{path}: JSON on line {lineno} nested too deeply to be a recipe") from None
-        yield record
-
-
-def _text_records(path: Path) -> Iterator[dict[str, Any]]:
-    block: list[str] = []
-    for _, line in _lines(path):
-        if line.strip():
-            block.append(line.strip())
-        elif block:
-            yield _text_record(block)
-            block = []
-    if block:
-        yield _text_record(block)
-
-
-def _text_record(lines: list[str]) -> dict[str, Any]:
-    title = lines[0]
-    if title.lower().startswith(RECIPE_PREFIX + " "):
-        title = title[len(RECIPE_PREFIX) + 1 :]
-    return {"title": title, "directions": lines[1:]}
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")  # a byte order mark (Windows editors write one) is not text
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines, read lazily; a byte that is not UTF-8 is a DataError naming its line."""
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # the first may start with a BOM
-            except UnicodeDecodeError as e:
-                raise DataError(f"{path}: not UTF-8 text (line {lineno}, byte {e.start} of the line)") from None
-
-
-def _recipe_from_record(record: Any) -> tuple[Recipe | None, str]:
-    if not isinstance(record, dict):
-        return None, "not an object"
-    title = record.get("title")
-    if not isinstance(title, str) or not title.strip():
-        return None, "without a title"
-    directions = record.get("directions")
-    if isinstance(directions, str):
-        directions = [directions]
-    if not isinstance(directions, list):
-        return None, "without directions"
-    steps = tuple(step.strip() for step in directions if isinstance(step, str) and step.strip())
-    if not steps:
-        return None, "without directions"
-    ingredients = record.get("ingredients")
-    if isinstance(ingredients, str):  # one ingredient per line, as a text field holds a list
-        ingredients = ingredients.splitlines()
-    if not isinstance(ingredients, list):
-        ingredients = []
-    return Recipe(
-        title=title.strip(),
-        directions=steps,
-        ingredients=tuple(i.strip() for i in ingredients if isinstance(i, str) and i.strip()),
-    ), ""

@@ -22,8 +22,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipegen import shipped, stopping
-from recipegen.data import load_corpus
+from recipegen import stopping
+from recipegen.corpora.sources import present
+from recipegen.data import load_corpus, reading_of
 from recipegen.errors import DataError, RunError
 from recipegen.generation.generator import Generator
 from recipegen.generation.samples import Sample
@@ -188,7 +189,7 @@ def copy_index(run: Run) -> NgramIndex | None:
     if tokens_file.is_file():
         with np.load(tokens_file) as arrays:
             return NgramIndex(split_flat(arrays["train_ids"], arrays["train_lengths"]))
-    if run.config.data.stream and shipped.corpus_path(run.config.data.path).is_file():
+    if run.config.data.stream and present(run.config.data.path):
         from recipegen.stream import prepare_stream
 
         streamed = prepare_stream(run.config, run.vocabulary, rule=run.split)
@@ -209,7 +210,10 @@ def evaluate_run(run_path: Path | None, data: Path | None = None, samples: int =
     temperatures = tuple(temperatures) or run.config.sample.temperatures
     for temperature in temperatures:
         BY_NAME["temperature"].check(temperature)
-    texts = recipe_texts(load_corpus(data).recipes, run.template, run.tokenizer) if data else read_heldout(run.path)
+    if data:
+        texts = recipe_texts(load_corpus(data, reading_of(run.config.data)).recipes, run.template, run.tokenizer)
+    else:
+        texts = read_heldout(run.path)
     score = score_texts(run.model, run.vocabulary, texts, run.config.train.batch_size, run.tokenizer)
     stopping.check()
     if score.tokens == 0:

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from recipegen import shipped
 from recipegen.generation.settings import CONFIGURED, SETTINGS, Setting, SettingError, check_max_tokens
-from recipegen.paths import refuse_overlap, refuse_unwritable
+from recipegen.paths import overlap, refuse_overlap, refuse_unwritable
 
 DEFAULT_CONFIG = Path("configs/default.toml")
 RUN_DIR = click.Path(file_okay=False, path_type=Path)  # shells complete it with directories only
@@ -21,6 +22,16 @@ RUN_DIR = click.Path(file_okay=False, path_type=Path)  # shells complete it with
 run_option = click.option("--model", "run_path", type=RUN_DIR,
                           help="Run directory (default: the most recently saved run under ./runs).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path),
+    help=f"A TOML config, or a shipped one by name: {', '.join(shipped.config_names())} "
+         f"(default: {DEFAULT_CONFIG}, here or shipped).")
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                          help="Override any config key, e.g. --set model.cell=gru --set model.units=64. Repeatable.")
+
+
+def config_and_set_options(command: Any) -> Any:
+    return config_option(set_option(command))
 
 
 def decoding_options(*, skip: tuple[str, ...] = ()) -> Any:
@@ -81,6 +92,7 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     given) and the base run of --init-from (run.Run) or None; (None, None) with --resume,
     which continues a run with its own config."""
     from recipegen.config import load_config, parse_override
+    from recipegen.corpora.sources import read_root
     from recipegen.finetune import based_config, read_base
     from recipegen.run import RUNS_DIR, check_new_run_dir
 
@@ -100,14 +112,37 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     if tensorboard:
         values["train.tensorboard"] = True
     config = load_config(config_path or DEFAULT_CONFIG, values)
+    corpus = read_root(config.data.path)
     if out is not None:
-        refuse_overlap("--out", out, [("--init-from", init_from), ("the corpus", Path(config.data.path))])
+        refuse_overlap("--out", out, [("--init-from", init_from), ("the corpus", corpus)])
         check_new_run_dir(out, overwrite)
+    elif overlap(RUNS_DIR, corpus) in ("is", "lies inside"):  # the run's files would be read back as corpus
+        raise click.UsageError(f"the default --out {RUNS_DIR}/ lies inside the corpus {corpus}; name --out elsewhere")
     refuse_unwritable("--out", out or RUNS_DIR, out or RUNS_DIR)
     if init_from is None:
         return config, None
     base = read_base(init_from)
     return based_config(base, config, values), base
+
+
+def data_config(config_path: Path | None, overrides: tuple[str, ...], path: str, to: Path | None) -> tuple[Any, str]:
+    """How ``recipegen data`` reads PATH (the config's data.fields and data.encoding) and its template;
+    a --to that would write into what is read, or where nothing can be written, refused first."""
+    from recipegen.config import load_config, parse_override
+    from recipegen.corpora.sources import would_read
+    from recipegen.data import reading_of
+
+    config = load_config(config_path or DEFAULT_CONFIG, dict(parse_override(text) for text in overrides))
+    if to is not None:
+        if str(to) == "-" or (to.exists() and not to.is_file()):
+            raise click.BadParameter(f"{to}: not a file to write (the report is on stdout)", param_hint="--to")
+        if would_read(path, to):
+            raise click.BadParameter(f"{to}: is part of the corpus {path}, which this command reads; write elsewhere",
+                                     param_hint="--to")
+        if not to.parent.is_dir():
+            raise click.BadParameter(f"{to}: no directory {to.parent} to write it in", param_hint="--to")
+        refuse_unwritable("--to", to, to.parent)
+    return reading_of(config.data), config.data.template
 
 
 def asked_recipe(prompt: str | None, ingredients: str | None, ingredients_file: Path | None,

@@ -25,11 +25,13 @@ import numpy as np
 import tensorflow as tf
 
 from recipegen import run as run_files
-from recipegen import shipped, stopping
+from recipegen import stopping
 from recipegen.config import Config
-from recipegen.data import SPLIT_RULE, describe_skips, load_corpus, split_corpus
+from recipegen.corpora.records import describe_skips
+from recipegen.corpora.sources import fingerprint, resolve
+from recipegen.data import SPLIT_RULE, load_corpus, reading_of, split_corpus
 from recipegen.errors import DataError, RunError
-from recipegen.files import file_digest, save_arrays, write_json, write_jsonl
+from recipegen.files import save_arrays, write_json, write_jsonl
 from recipegen.foods import food_lexicon
 from recipegen.pipeline import (
     adapt_vocabulary,
@@ -125,7 +127,7 @@ class InMemoryData:
 
     def save(self, run_dir: Path) -> None:
         write_jsonl(run_dir / run_files.HELDOUT_FILE, ({"text": text} for text in self.heldout_texts))
-        save_tokens(self, run_dir, file_digest(Path(self.source)))
+        save_tokens(self, run_dir, resolve(self.source).digest())
 
 
 def prepare(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None,
@@ -143,7 +145,7 @@ def prepare(config: Config, vocabulary: list[str] | None = None, say: Log = lamb
 def prepare_data(config: Config, vocabulary: list[str] | None = None, say: Log = lambda message: None,
                  rule: str = SPLIT_RULE) -> InMemoryData:
     """Corpus -> split (by ``rule``) -> vocabulary (adapted on training recipes, unless given) -> token ids."""
-    corpus = load_corpus(config.data.path)
+    corpus = load_corpus(config.data.path, reading_of(config.data))
     train_recipes, heldout_recipes = split_corpus(corpus.recipes, config.data.validation_fraction, config.seed, rule)
     template = chosen_template(config.data.template, sum(bool(r.ingredients) for r in train_recipes),
                                len(train_recipes))
@@ -216,15 +218,15 @@ def resume_data(run_dir: Path, config: Config, say: Log = lambda message: None,
     changed = f"{config.data.path}: the corpus changed since {run_dir} started"
     if config.data.stream:
         meta = run_files.read_json(run_dir / run_files.TOKENS_META_FILE)
-        if file_digest(shipped.corpus_path(config.data.path)) != meta["corpus_sha256"]:
+        if fingerprint(config.data.path) != meta["corpus_sha256"]:
             raise RunError(f"{changed}; start a new run instead")
         data: PreparedCorpus = prepare_stream(config, vocabulary=vocabulary, say=say, rule=rule)
         data.heldout_file = run_dir / run_files.HELDOUT_FILE
     else:
         cached, digest = load_tokens(run_dir, vocabulary, tokenizer_for(config.data.tokens), config.data.template)
-        corpus = shipped.corpus_path(config.data.path)
-        if cached is not None and (not corpus.is_file() or file_digest(corpus) == digest):
-            say(f"{cached.source}: {'unchanged' if corpus.is_file() else 'gone'}; using the run's tokenized corpus")
+        now = fingerprint(config.data.path)
+        if cached is not None and (now is None or now == digest):
+            say(f"{cached.source}: {'unchanged' if now else 'gone'}; using the run's tokenized corpus")
             data = cached
         else:
             data = prepare_data(config, vocabulary=vocabulary, say=say, rule=rule)

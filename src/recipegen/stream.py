@@ -36,9 +36,11 @@ import tensorflow as tf
 from recipegen import run as run_files
 from recipegen import stopping
 from recipegen.config import Config
-from recipegen.data import JSON_SUFFIXES, SPLIT_RULE, Split, check_corpus_path, describe_skips, iter_recipes
+from recipegen.corpora.records import describe_skips
+from recipegen.corpora.sources import Source, resolve
+from recipegen.data import SPLIT_RULE, Split, reading_of
 from recipegen.errors import DataError
-from recipegen.files import file_digest, replacing, write_json
+from recipegen.files import replacing, write_json
 from recipegen.foods import FoodCounter
 from recipegen.pipeline import adapt_vocabulary, batch_windows, make_vectorizer, shifted
 from recipegen.templates import AUTO, chosen_template, recipe_text, template_markers
@@ -54,7 +56,7 @@ class StreamedData:
     """A corpus read on demand: a ``prepare.PreparedCorpus``, like ``prepare.InMemoryData``."""
 
     config: Config
-    path: Path
+    corpus: Source
     vocabulary: list[str]
     split: Split
     recipes: int = 0
@@ -65,8 +67,13 @@ class StreamedData:
     skip_reasons: dict[str, int] = field(default_factory=dict)
     foods: set[str] | None = None
     heldout_file: Path | None = None  # where the held-out texts were streamed to
-    stamp: tuple[int, int] | None = None  # the file's (size, mtime) when it was first counted
+    stamp: tuple[tuple[str, int, int], ...] = ()  # each file's (name, size, mtime) when it was first counted
     read_error: DataError | None = None  # why an epoch could not read the file, once one could not
+
+    @property
+    def path(self) -> Path:
+        """How messages name the corpus: its file, or the folder or glob given."""
+        return self.corpus.files[0] if self.corpus.single else Path(self.corpus.given)
 
     @property
     def source(self) -> str:
@@ -83,7 +90,7 @@ class StreamedData:
         nor the problem: it is kept in ``read_error`` first, for training to report instead."""
         config, tokenizer = self.config, tokenizer_for(self.config.data.tokens)
         try:
-            for position, recipe in enumerate(iter_recipes(self.path, {})):
+            for position, recipe in enumerate(self.corpus.recipes(reading_of(config.data), {})):
                 if self.split.held_out(position) == heldout:
                     yield recipe_text(recipe, config.data.template, tokenizer)
         except DataError as e:
@@ -97,10 +104,10 @@ class StreamedData:
         """DataError unless the file is still the one counted: every epoch reads it again, and a
         file that changed would shift which recipes are held out and train on some of them."""
         try:
-            stat = self.path.stat()
+            stamp = self.corpus.stamp()
         except OSError as e:
-            raise DataError(f"{self.path}: cannot read it any more ({e.strerror})") from None
-        if (stat.st_size, stat.st_mtime_ns) != self.stamp:
+            raise DataError(f"{e.filename or self.path}: cannot read it any more ({e.strerror})") from None
+        if stamp != self.stamp:
             raise DataError(f"{self.path}: changed since training started; a streamed corpus must stay as it "
                             "was while it trains")
 
@@ -110,7 +117,7 @@ class StreamedData:
         with replacing(self.heldout_file) as tmp, tmp.open("w", encoding="utf-8") as f:
             for text in self.texts(heldout=True):
                 f.write(json.dumps({"text": text}) + "\n")
-        meta = {"corpus_sha256": file_digest(self.path), "source": self.source, "recipes": self.recipes,
+        meta = {"corpus_sha256": self.corpus.digest(), "source": self.source, "recipes": self.recipes,
                 "skipped": self.skipped, "streamed": True, "longest_recipe": self.longest_recipe}
         write_json(run_dir / run_files.TOKENS_META_FILE, meta)
 
@@ -161,22 +168,25 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     """Count and check the corpus, and adapt the vocabulary, in one streaming pass (two where the
     hash leaves a side of the split empty). ``split`` defaults to the seed's by ``rule`` (a run's own,
     where it was trained by an older one)."""
-    path = check_corpus_path(config.data.path)
-    if path.suffix.lower() in JSON_SUFFIXES:
-        raise DataError(f"{path}: a .json list cannot be streamed; use JSON Lines (.jsonl: one recipe per line) "
+    corpus = resolve(config.data.path)
+    if not corpus.streamable:
+        name = corpus.files[0]
+        raise DataError(f"{name}: a {name.suffix} file is read whole and cannot be streamed; use JSON Lines "
+                        f"(recipegen data {name} --to {name.with_suffix('.jsonl').name} writes them) or CSV, "
                         "or set data.stream = false")
     split = split or Split(config.seed, config.data.validation_fraction, rule)
-    stat = path.stat()  # before the first pass: a change during it is seen at the first epoch
+    stamp = corpus.stamp()  # before the first pass: a change during it is seen at the first epoch
     if config.data.template == AUTO:  # one more pass, to see whether the recipes have ingredient lists
-        config, split = _with_template(config, path, split, say)
-    data = StreamedData(config, path, vocabulary or [], split, stamp=(stat.st_size, stat.st_mtime_ns))
+        config, split = _with_template(config, corpus, split, say)
+    data = StreamedData(config, corpus, vocabulary or [], split, stamp=stamp)
+    path = data.path
     tokenizer = tokenizer_for(config.data.tokens)
     foods = FoodCounter()
 
     def counted_texts() -> Iterator[str]:
         """Every record passes here once: counted, split, and the first training texts adapted on."""
         sample = config.data.vocab_sample
-        for position, recipe in enumerate(iter_recipes(path, data.skip_reasons)):
+        for position, recipe in enumerate(corpus.recipes(reading_of(config.data), data.skip_reasons)):
             if stopping.requested():
                 return  # the pass ends early; prepare() raises the stop once back in the main thread
             data.recipes += 1
@@ -229,11 +239,11 @@ def prepare_stream(config: Config, vocabulary: list[str] | None = None, say=lamb
     return data
 
 
-def _with_template(config: Config, path: Path, split: Split, say) -> tuple[Config, Split]:
+def _with_template(config: Config, corpus: Source, split: Split, say) -> tuple[Config, Split]:
     """``config`` with the template "auto" chooses for the training recipes of the streamed corpus,
     and ``split`` settled (the pass made again where the hash left a side empty)."""
     with_lists = recipes = held = 0
-    for position, recipe in enumerate(iter_recipes(path, {})):
+    for position, recipe in enumerate(corpus.recipes(reading_of(config.data), {})):
         if stopping.requested():
             break  # prepare() raises the stop; what a pass cut short chose is never used
         if split.held_out(position):
@@ -242,13 +252,13 @@ def _with_template(config: Config, path: Path, split: Split, say) -> tuple[Confi
             recipes += 1
             with_lists += bool(recipe.ingredients)
     if recipes + held >= 2 and not (recipes and held) and not stopping.requested():
-        return _with_template(config, path, _settled(split, path, recipes + held, held), say)
+        return _with_template(config, corpus, _settled(split, corpus.given, recipes + held, held), say)
     template = chosen_template(AUTO, with_lists, recipes)
     say(f"template auto: {template} ({with_lists} of {recipes} training recipes have an ingredient list)")
     return dataclasses.replace(config, data=dataclasses.replace(config.data, template=template)), split
 
 
-def _settled(split: Split, path: Path, recipes: int, held: int) -> Split:
+def _settled(split: Split, path: Path | str, recipes: int, held: int) -> Split:
     """The split to pass over the corpus again with, after a pass that left a side empty."""
     if split.moved is not None:  # a settled split leaves neither side empty: the file changed between passes
         raise DataError(f"{path}: changed while it was being read; train again once it is written")
