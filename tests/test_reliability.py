@@ -33,7 +33,8 @@ def one_epoch_run(workdir):
 BAD_CORPORA = {
     "empty.json": (b"", "empty.json: file is empty"),
     "broken.json": (b'[{"title": "Toast",\n "directions": [', "broken.json: invalid JSON at line 2"),
-    "object.json": (b'{"title": "Toast"}', "object.json: expected a JSON list of recipe objects, got dict"),
+    "object.json": (b'{"title": "Toast"}', "object.json: no usable recipe (1 records skipped: 1 without directions)"),
+    "number.json": (b'42', "number.json: expected a JSON list of recipe objects (or a schema.org Recipe), got int"),
     "strings.json": (b'["toast", "tea"]', "strings.json: no usable recipe (2 records skipped: 2 not an object)"),
     "untitled.json": (b'[{"title": null, "directions": ["x"]}, {"directions": ["y"]}]',
                       "untitled.json: no usable recipe (2 records skipped: 2 without a title)"),
@@ -57,7 +58,7 @@ def test_missing_path_and_directory_are_exit_2(workdir):
     assert invoke("train", "--data", "nope.json").exit_code == 2
     (workdir / "folder.json").mkdir()
     result = invoke("train", "--data", "folder.json")
-    assert result.exit_code == 2 and "folder.json: is a directory" in result.output
+    assert result.exit_code == 2 and "folder.json: folder holds no corpus file" in result.output
 
 
 def test_skipped_records_are_counted_in_the_log(workdir):

@@ -57,6 +57,8 @@ def archive_records(path: Path, limit: int | None = None) -> Iterator[Any]:
             yield from _members(archive, budget, depth=0)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
         raise DataError(f"{path}: not a whole zip file ({e})") from None
+    except RuntimeError as e:  # zipfile's word for an encrypted member
+        raise DataError(f"{path}: cannot read it ({e})") from None
 
 
 def _members(archive: zipfile.ZipFile, budget: _Budget, depth: int) -> Iterator[Any]:

@@ -50,7 +50,7 @@ class Source:
         if self.single:
             return file_digest(self.files[0])
         root = _root(self.given)
-        lines = "".join(f"{_relative(path, root)}\0{file_digest(path)}\n" for path in self.files)
+        lines = "".join(f"{_relative(path, root)}\0{_digest_or_why(path)}\n" for path in self.files)
         return hashlib.sha256(lines.encode()).hexdigest()
 
     def stamp(self) -> tuple[tuple[str, int, int], ...]:
@@ -154,6 +154,14 @@ def _root(given: str) -> Path:
     parts = Path(given).parts
     plain = [part for part in parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]]
     return Path(*plain) if plain else Path(".")
+
+
+def _digest_or_why(path: Path) -> str:
+    """A file's digest; for one that cannot be read (and so was skipped), why not."""
+    try:
+        return file_digest(path)
+    except OSError as e:
+        return f"unreadable: {e.strerror}"
 
 
 def _relative(path: Path, root: Path) -> str:
