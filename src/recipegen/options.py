@@ -115,10 +115,15 @@ def training_config(config_path: Path | None, overrides: tuple[str, ...], data: 
     corpus = read_root(config.data.path)
     if out is not None:
         refuse_overlap("--out", out, [("--init-from", init_from), ("the corpus", corpus)])
-        check_new_run_dir(out, overwrite)
     elif overlap(RUNS_DIR, corpus) in ("is", "lies inside"):  # the run's files would be read back as corpus
         raise click.UsageError(f"the default --out {RUNS_DIR}/ lies inside the corpus {corpus}; name --out elsewhere")
-    refuse_unwritable("--out", out or RUNS_DIR, out or RUNS_DIR)
+    # What each machine's disk holds is checked here, before any work, except on the workers of a
+    # multiworker run: one that stopped before the cluster formed would leave the others waiting for
+    # it forever. They check once it has formed (run.prepare_run_dir), where a failure stops them all.
+    if config.train.strategy != "multiworker":
+        if out is not None:
+            check_new_run_dir(out, overwrite)
+        refuse_unwritable("--out", out or RUNS_DIR, out or RUNS_DIR)
     if init_from is None:
         return config, None
     base = read_base(init_from)
