@@ -1,7 +1,8 @@
-"""Which reader a file gets, by its extension, and the records each reader finds, with where.
+"""Which reader a file gets, by its extension, and the records each reader finds.
 
-Every reader yields ``(where, record)``: ``where`` ("line 12", "record 3") is for errors about
-that record, and a record is anything ``records.recipe_from_record`` reads, or a ``Skipped``.
+A record is anything ``records.recipe_from_record`` reads, or a ``Skipped`` saying what was found
+that is no recipe. An error about the file as a whole (not JSON, a missing column) is a DataError
+naming the file and, where it helps, the line.
 A reader reads its file lazily where the format allows (JSON Lines, text, CSV: a line or a row
 at a time); a ``.json`` document, a page, a Markdown file or a zip's member is read whole.
 """
@@ -31,10 +32,10 @@ class Reading:
     encoding: str = "utf-8"
 
 
-Reader = Callable[[Path, Reading], Iterator[tuple[str, Any]]]
+Reader = Callable[[Path, Reading], Iterator[Any]]
 
 
-def _json(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
+def _json(path: Path, reading: Reading) -> Iterator[Any]:
     text = read_text(path, reading.encoding)
     if not text.strip():
         return
@@ -47,11 +48,10 @@ def _json(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
     if not isinstance(document, (list, dict)):
         raise DataError(f"{path}: expected a JSON list of recipe objects (or a schema.org Recipe), "
                         f"got {type(document).__name__}")
-    for number, record in enumerate(candidates(document), start=1):
-        yield f"record {number}", record
+    yield from candidates(document)
 
 
-def _jsonl(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
+def _jsonl(path: Path, reading: Reading) -> Iterator[Any]:
     for lineno, line in lines(path, reading.encoding):
         if not line.strip():
             continue
@@ -61,23 +61,20 @@ def _jsonl(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
             raise DataError(f"{path}: invalid JSON on line {lineno}, column {e.colno}: {e.msg}") from None
         except RecursionError:
             raise DataError(f"{path}: JSON on line {lineno} nested too deeply to be a recipe") from None
-        for record in candidates(document):
-            yield f"line {lineno}", record
+        yield from candidates(document)
 
 
-def _text(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
+def _text(path: Path, reading: Reading) -> Iterator[Any]:
     """Recipes separated by blank lines: a block's first line is the title, the rest its directions."""
     block: list[str] = []
-    start = 0
-    for lineno, line in lines(path, reading.encoding):
+    for _, line in lines(path, reading.encoding):
         if line.strip():
-            start = start if block else lineno
             block.append(line.strip())
         elif block:
-            yield f"line {start}", _text_record(block)
+            yield _text_record(block)
             block = []
     if block:
-        yield f"line {start}", _text_record(block)
+        yield _text_record(block)
 
 
 def _text_record(block: list[str]) -> dict[str, Any]:
@@ -87,23 +84,20 @@ def _text_record(block: list[str]) -> dict[str, Any]:
     return {"title": title, "directions": block[1:]}
 
 
-def _csv(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
-    for lineno, record in tabular.records(path, reading.encoding, reading.fields):
-        yield f"line {lineno}", record
+def _csv(path: Path, reading: Reading) -> Iterator[Any]:
+    return tabular.records(path, reading.encoding, reading.fields)
 
 
-def _page(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
-    for number, record in enumerate(page_records(read_text(path, reading.encoding)), start=1):
-        yield f"record {number}", record
+def _page(path: Path, reading: Reading) -> Iterator[Any]:
+    return page_records(read_text(path, reading.encoding))
 
 
-def _markdown(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
-    yield "", markdown_record(read_text(path, reading.encoding))
+def _markdown(path: Path, reading: Reading) -> Iterator[Any]:
+    yield markdown_record(read_text(path, reading.encoding))
 
 
-def _archive(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
-    for number, record in enumerate(archives.archive_records(path), start=1):
-        yield f"record {number}", record
+def _archive(path: Path, reading: Reading) -> Iterator[Any]:
+    return archives.archive_records(path)
 
 
 READERS: dict[str, tuple[str, Reader]] = {
@@ -124,7 +118,7 @@ def format_of(path: Path) -> str | None:
     return known[0] if known else None
 
 
-def read_records(path: Path, reading: Reading) -> Iterator[tuple[str, Any]]:
+def read_records(path: Path, reading: Reading) -> Iterator[Any]:
     return READERS[path.suffix.lower()][1](path, reading)
 
 

@@ -68,7 +68,7 @@ def _summary(source: Source, reading: Reading, out: IO[str] | None) -> dict[str,
     recipes = words = with_ingredients = 0
     examples = []
     noted: Counter[Path] = Counter()
-    for path, _, record in source.records(reading):
+    for path, record in source.records(reading):
         if stopping.requested():
             break
         entry = files[path]

@@ -58,26 +58,26 @@ class Source:
         when one cannot be read any more."""
         return tuple((str(path), (st := path.stat()).st_size, st.st_mtime_ns) for path in self.files)
 
-    def records(self, reading: Reading) -> Iterator[tuple[Path, str, object]]:
-        """``(file, where, record)`` for every record of every file; a file that cannot be read is one
+    def records(self, reading: Reading) -> Iterator[tuple[Path, object]]:
+        """``(file, record)`` for every record of every file; a file that cannot be read is one
         ``Skipped`` with its reason (for a single file, a DataError)."""
         for path in self.files:
             try:
-                for where, record in read_records(path, reading):
-                    yield path, where, record
+                for record in read_records(path, reading):
+                    yield path, record
             except DataError as e:
                 if self.single:
                     raise
-                yield path, "", Skipped(f"files not read ({_why(str(e), path)})")
+                yield path, Skipped(f"files not read ({_why(str(e), path)})")
             except OSError as e:
                 if self.single:
                     raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
-                yield path, "", Skipped(f"files not read ({e.strerror or e})")
+                yield path, Skipped(f"files not read ({e.strerror or e})")
 
     def recipes(self, reading: Reading, reasons: dict[str, int]) -> Iterator[Recipe]:
         """The usable recipes, in order, counting each skipped record in ``reasons``."""
         chosen = dict(reading.fields)
-        for _, _, record in self.records(reading):
+        for _, record in self.records(reading):
             if isinstance(record, Skipped):
                 reasons[record.reason] = reasons.get(record.reason, 0) + 1
                 continue

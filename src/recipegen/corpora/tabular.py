@@ -73,9 +73,8 @@ def columns(path: Path, header: list[str], delimiter: str, chosen: Mapping[str, 
     return found
 
 
-def records(path: Path, encoding: str, chosen: Mapping[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each row as a record of the columns found (keyed by their names, as a JSON record is by its
-    keys), with the line it starts on."""
+def records(path: Path, encoding: str, chosen: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """Each row as a record of the columns found, keyed by their names as a JSON record is by its keys."""
     header, delimiter, rows = header_and_rows(path, encoding)
     found = columns(path, header, delimiter, chosen)  # checked here, so a missing column fails before any row
     for line, row in rows:
@@ -88,7 +87,7 @@ def records(path: Path, encoding: str, chosen: Mapping[str, str]) -> Iterator[tu
                 except BadValue as e:
                     raise DataError(f"{path}: line {line}, column {header[i]!r}: {e}") from None
             record[header[i]] = cell
-        yield line, record
+        yield record
 
 
 def decoded_lines(path: Path, encoding: str) -> Iterator[str]:
