@@ -63,6 +63,7 @@ def test_train_tensorboard_logs_each_epoch_and_the_samples(workdir):
     assert [step for step, _ in texts["distinct_2/T=1"]] == [1, 2]
 
 
+@pytest.mark.slow  # trains, is stopped and resumes
 def test_resume_continues_the_logs_without_repeating_a_step(workdir):
     """A finished run without logs gets them from --resume --tensorboard, then trains on with them."""
     config = load_config(None, {**TINY_OVERRIDES, "data.path": "recipes.json", "train.epochs": 1})

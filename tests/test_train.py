@@ -107,6 +107,7 @@ def test_incomplete_or_mismatched_runs_are_refused(tiny_run, tmp_path):
         load_run(tmp_path / "nowhere")
 
 
+@pytest.mark.slow  # trains until early stopping ends the run: the quick suite's longest test
 def test_plateau_cuts_the_learning_rate_and_early_stopping_ends_the_run(tmp_path):
     """A rate too small to move float32 weights keeps the validation loss flat from epoch 1 on."""
     from recipegen.config import load_config
