@@ -155,7 +155,7 @@ def recipe_from_record(record: Any, chosen: Mapping[str, str] | None = None) -> 
     key the user named for it (``data.fields``), where the usual names do not fit."""
     if not isinstance(record, dict):
         return None, "not an object"
-    keys = _keys(tuple(record), tuple(sorted((chosen or {}).items())))
+    keys = field_keys(record, chosen)
     title = record.get(keys["title"]) if keys["title"] else None
     title = " ".join(" ".join(lines_of(title)).split()) if isinstance(title, (str, list)) else ""
     if not title:
@@ -168,6 +168,11 @@ def recipe_from_record(record: Any, chosen: Mapping[str, str] | None = None) -> 
     if not ingredients and isinstance(directions_field, list):  # Tandoor: each step lists its own ingredients
         ingredients = tuple(_step_ingredients(directions_field))
     return Recipe(title=title, directions=steps, ingredients=ingredients), ""
+
+
+def field_keys(record: dict[str, Any], chosen: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """Which of a record's keys holds each field (None where none does), by ``chosen`` or the usual names."""
+    return _keys(tuple(record), tuple(sorted((chosen or {}).items())))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from recipegen import stopping
 from recipegen.corpora.formats import Reading, format_of
-from recipegen.corpora.records import FIELDS, Skipped, find_field, no_recipe, normalized_name, recipe_from_record
+from recipegen.corpora.records import FIELDS, Skipped, field_keys, no_recipe, recipe_from_record
 from recipegen.corpora.sources import Source, resolve
 from recipegen.errors import DataError
 from recipegen.files import replacing
@@ -105,9 +105,7 @@ def _summary(source: Source, reading: Reading, out: IO[str] | None) -> dict[str,
 
 def _note_keys(record: dict[str, Any], reading: Reading, keys: dict[str, Counter[str]]) -> None:
     """Which key gave each field: a JSON record's, or a CSV row's column names."""
-    names = {normalized_name(key): key for key in record if isinstance(key, str)}
-    for field in FIELDS:
-        key = find_field(names, field, reading.fields.get(field, ""))
+    for field, key in field_keys(record, reading.fields).items():
         if key is not None and record.get(key) is not None:
             keys[field][key] += 1
 
