@@ -17,7 +17,7 @@ import click
 
 from recipegen import stopping
 from recipegen.config import STRATEGIES
-from recipegen.exits import RecipegenGroup
+from recipegen.exits import RecipegenGroup, run_group
 from recipegen.generation.settings import BY_NAME, MAX_SEED
 from recipegen.options import (
     RUN_DIR,
@@ -32,10 +32,11 @@ from recipegen.options import (
     json_option,
     jsonl_output,
     run_option,
+    serve_options,
     set_option,
     training_config,
 )
-from recipegen.runtime import import_tensorflow
+from recipegen.runtime import need_extra, start_tensorflow
 
 
 @click.group(cls=RecipegenGroup)
@@ -87,7 +88,7 @@ def train(config_path: Path | None, data: str | None, out: Path | None, epochs: 
     """
     config, base = training_config(config_path, overrides, data, epochs, seed, strategy, tensorboard, resume_dir,
                                    overwrite, out, init_from)
-    _start_tensorflow()
+    start_tensorflow()
     from recipegen.render import training_summary
     from recipegen.run import new_run_dir
     from recipegen.train import resume
@@ -148,7 +149,7 @@ def generate(run_path: Path | None, prompt: str | None, ingredients: str | None,
     """
     asked = asked_recipe(prompt, ingredients, ingredients_file, title)
     jsonl_output(jsonl_path, as_json)
-    _start_tensorflow()
+    start_tensorflow()
     from recipegen.generate import generate_run
     from recipegen.generation.samples import Request
     from recipegen.generation.settings import SettingError
@@ -208,7 +209,7 @@ def evaluate(run_path: Path | None, data: Path | None, sample_count: int, temper
         recipegen evaluate --samples 100 --temperature 0.7
         recipegen evaluate --model runs/quick --data other_recipes.json --json
     """
-    _start_tensorflow()
+    start_tensorflow()
     from recipegen.evaluate import evaluate_run
     from recipegen.generation.settings import SettingError
     from recipegen.render import evaluation_text, strict_json
@@ -234,7 +235,7 @@ def info(run_path: Path | None, as_json: bool) -> None:
     from recipegen.info import describe_run, format_info
     from recipegen.render import strict_json
 
-    description = describe_run(run_path, import_tensorflow=_start_tensorflow)
+    description = describe_run(run_path, import_tensorflow=start_tensorflow)
     click.echo(json.dumps(strict_json(description), indent=2) if as_json else format_info(description))
 
 
@@ -250,7 +251,7 @@ def export(run_dir: Path, out: Path, overwrite: bool) -> None:
         recipegen export runs/quick exported/quick
         recipegen export runs/quick exported/quick --overwrite
     """
-    _start_tensorflow()
+    start_tensorflow()
     from recipegen.export import ENDPOINT, export_run
 
     path = export_run(run_dir, out, overwrite=overwrite)
@@ -278,23 +279,22 @@ def data_command(path: str, config_path: Path | None, overrides: tuple[str, ...]
     click.echo(json.dumps(strict_json(report), indent=2) if as_json else terminal_safe("\n".join(rows_of(report))))
 
 
-def _start_tensorflow() -> None:
-    """Import TensorFlow, quietly unless --debug; commands call this once they know they run."""
-    import_tensorflow(quiet=not click.get_current_context().find_root().params.get("debug"))
-    stopping.check()  # a stop asked just before
+@cli.command()
+@run_option
+@serve_options
+def serve(run_path: Path | None, host: str, port: int, max_batch: int, api_key: str | None, grace: float) -> None:
+    """Serve recipes over HTTP: a page to cook from at /, recipegen's /v1/recipes, an OpenAI-compatible
+    /v1/completions (streamed too), /v1/models, /health and the OpenAPI schema at /docs (docs/serve.md).
+
+    \b
+        pip install 'recipegen[serve]'
+        recipegen serve --model runs/quick --port 8000
+    """
+    need_extra("serve", "fastapi", "uvicorn")
+    start_tensorflow()
+    from recipegen.serve.server import serve_run
+    serve_run(run_path, host, port, max_batch, api_key or None, grace, say=lambda line: click.echo(line, err=True))
 
 
 def run_command(args: list[str] | None = None) -> int:
-    """Run one command line; every error, usage mistakes included, is a single line on stderr."""
-    try:
-        code = cli.main(args, prog_name="recipegen", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as e:  # plain `recipegen`: the help, as click shows it
-        click.echo(e.format_message(), err=True)
-        return e.exit_code
-    except click.ClickException as e:  # UsageError, BadParameter and BadInput are exit 2; others exit 1
-        click.echo(f"Error: {e.format_message()}", err=True)
-        return e.exit_code
-    except click.Abort:
-        click.echo("Interrupted.", err=True)
-        return stopping.INTERRUPTED_EXIT
-    return code if isinstance(code, int) else 0
+    return run_group(cli, args)  # every error, usage mistakes included, one line on stderr

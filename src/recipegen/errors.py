@@ -26,6 +26,10 @@ class ExportError(RecipegenError):
     """An export destination that cannot be written: it exists, or is not an export."""
 
 
+class ServeError(RecipegenError):
+    """A server that cannot start as asked: its address, or a missing optional dependency."""
+
+
 class RunFailure(Exception):
     """Something went wrong while running (not the user's input): the CLI exits 1 with the message."""
 

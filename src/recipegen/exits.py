@@ -68,3 +68,19 @@ def _point_stdout_nowhere() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+def run_group(group: click.Group, args: list[str] | None = None) -> int:
+    """Run one command line of ``group``; every error, usage mistakes included, is a single line on stderr."""
+    try:
+        code = group.main(args, prog_name="recipegen", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:  # plain `recipegen`: the help, as click shows it
+        click.echo(e.format_message(), err=True)
+        return e.exit_code
+    except click.ClickException as e:  # UsageError, BadParameter and BadInput are exit 2; others exit 1
+        click.echo(f"Error: {e.format_message()}", err=True)
+        return e.exit_code
+    except click.Abort:
+        click.echo("Interrupted.", err=True)
+        return stopping.INTERRUPTED_EXIT
+    return code if isinstance(code, int) else 0

@@ -7,6 +7,7 @@ Nothing here imports TensorFlow: ``recipegen --help`` and shell completion stay 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,21 @@ def bad_option(error: Any, ingredients_file: Path | None = None) -> click.BadPar
     else:
         option = f"--{error.setting.replace('_', '-')}"
     return click.BadParameter(str(error), param_hint=option)
+
+
+def serve_options(command: Callable) -> Callable:
+    """``recipegen serve``'s own options: where it listens, how much it batches, its key and its grace."""
+    for option in reversed([
+        click.option("--host", default="127.0.0.1", show_default=True,
+                     help="Address to listen on (loopback: this machine only)."),
+        click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+                     help="Port (0: any free one, shown in the line that says the server is up)."),
+        click.option("--max-batch", type=click.IntRange(1, 1024), default=32, show_default=True,
+                     help="Most recipes decoded together; requests that arrive during a batch share the next one."),
+        click.option("--api-key", envvar="RECIPEGEN_API_KEY",
+                     help="Require 'Authorization: Bearer KEY' on the API (or set RECIPEGEN_API_KEY)."),
+        click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True,
+                     help="Seconds a stop waits for the requests in flight."),
+    ]):
+        command = option(command)
+    return command

@@ -4,10 +4,14 @@ noise. Kept apart so that ``recipegen --help`` never pays for it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
+import click
+
 from recipegen import stopping
+from recipegen.exits import BadInput
 
 
 def import_tensorflow(quiet: bool = True) -> None:
@@ -35,3 +39,17 @@ def import_tensorflow(quiet: bool = True) -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def start_tensorflow() -> None:
+    """Import TensorFlow, quietly unless --debug; commands call this once they know they run."""
+    import_tensorflow(quiet=not click.get_current_context().find_root().params.get("debug"))
+    stopping.check()  # a stop asked just before
+
+
+def need_extra(extra: str, *modules: str) -> None:
+    """Refuse in one line a command whose optional dependencies are not installed, naming the extra."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise BadInput(f"{' and '.join(missing)} not installed: recipegen {click.get_current_context().info_name} "
+                       f"needs them, install them with: pip install 'recipegen[{extra}]'")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
@@ -27,13 +27,13 @@ import tensorflow as tf
 
 from recipegen import stopping
 from recipegen.generation.loop import Decoder
-from recipegen.generation.samples import Generation, Request, Sample
+from recipegen.generation.samples import Ask, Generation, Request, Sample
 from recipegen.generation.settings import (
     MAX_BATCH_TOKENS,
     MAX_TOKENS,
+    SETTINGS,
     Decoding,
     SettingError,
-    check_max_tokens,
     is_integer,
 )
 from recipegen.measures import coherence
@@ -50,11 +50,13 @@ class Generator:
     """
 
     def __init__(self, model: keras.Model, vocabulary: Sequence[str], tokenizer: Tokenizer = WORDS,
-                 template: str | None = None, jit_compile: bool = False, foods: set[str] | None = None):
+                 template: str | None = None, jit_compile: bool = False, foods: set[str] | None = None,
+                 settings_as_inputs: bool = False):
         self.tokenizer = tokenizer
         self.template = template
         self.vocabulary = [tokenizer.name(entry) for entry in vocabulary]  # markers by name at every level
         self.jit_compile = jit_compile
+        self.settings_as_inputs = settings_as_inputs
         self.foods = foods
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
         if END_TOKEN not in self._ids:
@@ -65,9 +67,10 @@ class Generator:
         self._decoders: dict[tuple, Any] = {}
 
     @classmethod
-    def from_run(cls, run: Any, jit_compile: bool = False) -> Generator:
+    def from_run(cls, run: Any, jit_compile: bool = False, settings_as_inputs: bool = False) -> Generator:
         """The generator of a loaded run (run.Run): its model, vocabulary, token level, template and foods."""
-        return cls(run.model, run.vocabulary, run.tokenizer, run.template, jit_compile=jit_compile, foods=run.foods())
+        return cls(run.model, run.vocabulary, run.tokenizer, run.template, jit_compile=jit_compile, foods=run.foods(),
+                   settings_as_inputs=settings_as_inputs)
 
     @property
     def steerable(self) -> bool:
@@ -105,54 +108,74 @@ class Generator:
         """``n`` samples after ``prompt``, or ``n`` per request after "recipe for" with what each
         request gives. ``settings`` are ``Decoding`` fields and override ``decoding``'s."""
         decoding = dataclasses.replace(decoding or Decoding(), **settings)
+        if not is_integer(n) or n < 1:
+            raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
+        if seed is None:
+            seed = secrets.randbits(31)
+        if requests is not None and not requests:
+            raise SettingError("requests", "requests: none given")
+        copies = n * decoding.best_of
+        asks = [Ask(request, n, seed, decoding.temperature, max_tokens, first_row=i * copies)
+                for i, request in enumerate(requests or [None])]
+        generations = stopping.interruptible(  # a stop is acted on mid-decode
+            lambda: self.generate_many(RECIPE_PREFIX if requests else prompt, asks, decoding, show_probs))
+        return dataclasses.replace(generations[0], samples=[s for g in generations for s in g.samples],
+                                   unknown_words=list(dict.fromkeys(w for g in generations for w in g.unknown_words)))
+
+    def check(self, prompt: str | None, ask: Ask, decoding: Decoding) -> None:
+        """Raise SettingError naming what ``generate_many`` would refuse in ``ask`` alone, so that
+        one caller's mistake is refused before it shares a batch with others."""
+        ask.check()
+        _, prompt_ids, _ = self.encode_prompt(prompt or "")
+        given = len(self.given_tokens(ask.request)[0]) if ask.request else 0
+        self._check_size(ask.n * decoding.best_of, len(prompt_ids), given, ask.max_tokens, ask.n, decoding.best_of)
+
+    def generate_many(self, prompt: str | None, asks: Sequence[Ask], decoding: Decoding, show_probs: int = 0,
+                      on_step: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> list[Generation]:
+        """One Generation per ask, every ask's rows decoded together in one batch after ``prompt``
+        (or "recipe for" and what its request gives); ``decoding``'s temperature is replaced by
+        each ask's own. Row r of an ask draws from (its seed, its first_row + r) alone, so an ask
+        writes the same samples whatever else shares its batch. ``on_step(i, tokens, alive)``
+        sees the batch's tokens at every step as they are decoded (rows in the order of the asks).
+        """
+        for ask in asks:
+            ask.check()
         if not is_integer(show_probs) or show_probs < 0:
             raise SettingError("show_probs", f"show_probs must be an integer >= 0, got {show_probs!r}")
         show_probs = min(show_probs, len(self.vocabulary))
-        if not is_integer(n) or n < 1:
-            raise SettingError("n", f"n must be an integer >= 1, got {n!r}")
-        check_max_tokens(max_tokens)
-        if seed is None:
-            seed = secrets.randbits(31)
-        if not is_integer(seed) or not 0 <= seed < 2**63:  # the decoder's seed is an int64
-            raise SettingError("seed", f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
-        if requests is not None and not requests:
-            raise SettingError("requests", "requests: none given")
-        if requests:
-            prompt = RECIPE_PREFIX
         prompt_tokens, prompt_ids, unknown = self.encode_prompt(prompt or "")
-
-        copies = n * decoding.best_of  # rows per request, or in all without requests
-        given_by_request = [self.given_tokens(r) for r in requests] if requests else []
-        self._check_size(copies * max(len(given_by_request), 1), len(prompt_ids),
-                         max((len(tokens) for tokens, _ in given_by_request), default=0), max_tokens, n,
-                         decoding.best_of)
-        row_requests: list[Request | None] = ([r for r in requests for _ in range(copies)] if requests
-                                              else [None] * copies)
-        row_given: list[list[str]] | None = None  # each row's given tokens, as the request wrote them
-        given, waits = None, False
-        if requests:
-            if len({waiting for _, waiting in given_by_request}) > 1:
-                raise SettingError("requests", "requests in one call either all give a title or none does")
-            waits = given_by_request[0][1]
-            row_given = [tokens for tokens, _ in given_by_request for _ in range(copies)]
-            unknown += [token for tokens, _ in given_by_request for token in tokens if token not in self._ids]
-            given = np.full((len(row_given), max(map(len, row_given))), -1, dtype=np.int32)  # (rows, width), -1 padded
+        given_by_ask = [self.given_tokens(ask.request) if ask.request else ([], False) for ask in asks]
+        copies = [ask.n * decoding.best_of for ask in asks]
+        rows = sum(copies)
+        self._check_size(rows, len(prompt_ids), max(len(tokens) for tokens, _ in given_by_ask),
+                         max(ask.max_tokens for ask in asks), sum(ask.n for ask in asks), decoding.best_of)
+        row_asks = [(ask, given, r) for ask, given, k in zip(asks, given_by_ask, copies) for r in range(k)]
+        row_given = [tokens for _, (tokens, _), _ in row_asks]
+        inputs = {"prompt": tf.constant(prompt_ids, tf.int32),
+                  "max_tokens": tf.constant([ask.max_tokens for ask, _, _ in row_asks], tf.int32),
+                  "seeds": tf.constant([[ask.seed, ask.first_row + r] for ask, _, r in row_asks], tf.int64,
+                                       shape=(rows, 2)),
+                  "temperatures": tf.constant([ask.temperature for ask, _, _ in row_asks], tf.float32)}
+        if any(row_given):
+            given = np.full((rows, max(map(len, row_given))), -1, dtype=np.int32)  # (rows, width), -1 padded
             for row, tokens in enumerate(row_given):
                 given[row, :len(tokens)] = [self._ids.get(token, UNK_ID) for token in tokens]
-
-        decode = self._decoder(decoding, show_probs, given is not None, waits)
-        inputs = [tf.constant(prompt_ids, tf.int32), tf.constant(len(row_requests), tf.int32),
-                  tf.constant(max_tokens, tf.int32), tf.constant(seed, tf.int64)]
-        if given is not None:
-            inputs.append(tf.constant(given))
-        outputs = stopping.interruptible(lambda: decode(*inputs))  # a stop is acted on mid-decode
-        candidates = self._samples(outputs, prompt_tokens, show_probs, row_requests, row_given)
+            inputs |= {"given": tf.constant(given), "waits": tf.constant([waits for _, (_, waits), _ in row_asks])}
+        outputs = self._decoder(decoding, show_probs, any(row_given), on_step)(inputs)
+        candidates = self._samples(outputs, prompt_tokens, show_probs, [ask.request for ask, _, _ in row_asks],
+                                   row_given)
         if decoding.best_of > 1:
             likelihood = (outputs["log_likelihood"] / tf.maximum(outputs["scored"], 1.0)).numpy()  # per sampled token
             candidates = [self._best(candidates[i:i + decoding.best_of], likelihood[i:i + decoding.best_of])
                           for i in range(0, len(candidates), decoding.best_of)]
-        return Generation(prompt_tokens=prompt_tokens, unknown_words=list(dict.fromkeys(unknown)), seed=seed,
-                          samples=candidates, decoding=decoding)
+        generations, start = [], 0
+        for ask, (tokens, _) in zip(asks, given_by_ask):
+            ask_unknown = unknown + [token for token in tokens if token not in self._ids]
+            generations.append(Generation(prompt_tokens=prompt_tokens, unknown_words=list(dict.fromkeys(ask_unknown)),
+                                          seed=ask.seed, samples=candidates[start:start + ask.n],
+                                          decoding=dataclasses.replace(decoding, temperature=ask.temperature)))
+            start += ask.n
+        return generations
 
     @staticmethod
     def _check_size(rows: int, prompt: int, given: int, max_tokens: int, n: int, best_of: int) -> None:
@@ -226,28 +249,50 @@ class Generator:
 
         return candidates[max(range(len(candidates)), key=rank)]
 
-    def _decoder(self, decoding: Decoding, show_probs: int, given: bool, waits: bool):
+    def _decoder(self, decoding: Decoding, show_probs: int, given: bool, on_step: Callable | None = None):
         """The loop traced for these settings, once: a setting that cannot act on this run is
-        turned off first, so settings that decode alike share one trace; ``best_of`` only asks the
-        loop for each row's likelihood."""
-        hotter_titles = decoding.temperature > 0 and decoding.title_temperature > decoding.temperature
+        turned off first, so settings that decode alike share one trace; the temperature is each
+        row's input, and ``best_of`` only asks the loop for each row's likelihood. With
+        ``settings_as_inputs`` every setting is an input, and one trace serves them all."""
         acting = dataclasses.replace(
-            decoding, temperature=float(decoding.temperature), best_of=1,
+            decoding, temperature=1.0, best_of=1,
             repetition_penalty=decoding.repetition_penalty if self.reader.reads_words else 0.0,
             ingredient_bias=decoding.ingredient_bias if self.steerable else 0.0,
             unlisted_penalty=decoding.unlisted_penalty if self.steerable else 0.0,
-            title_temperature=float(decoding.title_temperature) if hotter_titles else 0.0)
+            title_temperature=float(decoding.title_temperature))
         likelihood = decoding.best_of > 1
-        key = (acting, show_probs, given, waits, likelihood)
+        key = (None if self.settings_as_inputs else acting, show_probs, given, likelihood, on_step)
         if key not in self._decoders:
-            settings = {name: value for name, value in dataclasses.asdict(acting).items() if name != "best_of"}
+            fixed = {} if self.settings_as_inputs else {spec.name: getattr(acting, spec.name) for spec in _PER_BATCH}
 
-            def decode(prompt, n, max_tokens, seed, given_ids=None):
-                return self.decoder.decode(prompt, n, max_tokens, seed, show_probs=show_probs, given=given_ids,
-                                           waits=waits, likelihood=likelihood, **settings)
+            def emit(i, tokens, alive, count):
+                on_step(int(i), tokens, alive)
+                return np.int32(count + 1)
+
+            def decode(inputs):
+                return self.decoder.decode(
+                    inputs["prompt"], tf.shape(inputs["seeds"])[0], inputs["max_tokens"], inputs["seeds"],
+                    temperature=inputs["temperatures"], given=inputs.get("given"), waits=inputs.get("waits", False),
+                    show_probs=show_probs, likelihood=likelihood, on_step=emit if on_step else None,
+                    **fixed, **inputs.get("settings", {}))
 
             # Every length left open: one trace serves every prompt, batch and limit.
-            signature = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
-                         tf.TensorSpec([], tf.int64)] + ([tf.TensorSpec([None, None], tf.int32)] if given else [])
-            self._decoders[key] = tf.function(decode, input_signature=signature, jit_compile=self.jit_compile)
-        return self._decoders[key]
+            signature = {"prompt": tf.TensorSpec([None], tf.int32), "max_tokens": tf.TensorSpec([None], tf.int32),
+                         "seeds": tf.TensorSpec([None, 2], tf.int64), "temperatures": tf.TensorSpec([None], tf.float32)}
+            if given:
+                signature |= {"given": tf.TensorSpec([None, None], tf.int32), "waits": tf.TensorSpec([None], tf.bool)}
+            if self.settings_as_inputs:
+                signature["settings"] = {spec.name: tf.TensorSpec([], tf.int32 if spec.kind is int else tf.float32)
+                                         for spec in _PER_BATCH}
+            self._decoders[key] = tf.function(decode, input_signature=[signature],
+                                              jit_compile=self.jit_compile and on_step is None)
+        decoder = self._decoders[key]
+        if not self.settings_as_inputs:
+            return decoder
+        values = {spec.name: getattr(acting, spec.name) for spec in _PER_BATCH}
+        numbers = {spec.name: tf.constant(spec.off if values[spec.name] is None else values[spec.name],
+                                          tf.int32 if spec.kind is int else tf.float32) for spec in _PER_BATCH}
+        return lambda inputs: decoder(inputs | {"settings": numbers})
+
+
+_PER_BATCH = tuple(spec for spec in SETTINGS if spec.name not in ("temperature", "best_of"))  # one value a batch

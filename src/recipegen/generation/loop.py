@@ -10,7 +10,7 @@ Inside the same loop the logits are steered (steering.py) and given tokens writt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipegen.generation.samplers import sample_next, sampled_logits
+from recipegen.generation.samplers import row_keys, sample_next, sampled_logits
 from recipegen.generation.steering import MAX_TITLE_TOKENS, TITLE, RecipeReader, ban, repeated_ngram_bans
 from recipegen.model import Recurrence, output_head, recurrent_layers
 from recipegen.text import END_TOKEN, INGREDIENTS, MARKERS, PAD_ID, UNK_ID
@@ -64,22 +64,25 @@ class Decoder:
                min_p: float | tf.Tensor | None, title_temperature: float | tf.Tensor,
                no_repeat_ngram: int | tf.Tensor, repetition_penalty: float | tf.Tensor,
                ingredient_bias: float | tf.Tensor, unlisted_penalty: float | tf.Tensor, show_probs: int = 0,
-               given: tf.Tensor | None = None, waits: bool = False, likelihood: bool = False) -> dict[str, tf.Tensor]:
+               given: tf.Tensor | None = None, waits: bool | tf.Tensor = False, likelihood: bool = False,
+               on_step: Callable[..., Any] | None = None) -> dict[str, tf.Tensor]:
         """The decoding loop, to run inside a ``tf.function``: prompt ids (at least one) -> (n, steps) ids.
 
-        The settings are ``Decoding``'s (settings.py), every one given: their defaults live there
-        alone. ``generate`` traces the loop once per setting, given as Python numbers, and leaves
-        out of the graph whatever is off; an exported model (export.py) traces it once with the
-        settings as scalar tensors, see samplers.py.
-        ``given`` (n, width), -1 padded: tokens written into each row as they are, from the first
-        step on, or (``waits``) from when the model closes the title with the list's marker.
-        ``likelihood`` also sums each row's log-probabilities (under the model, before any
-        steering) of the tokens it sampled. The title is sampled at the higher of
-        ``title_temperature`` and ``temperature`` (a template with a title only).
+        The settings are ``Decoding``'s (settings.py), every one given. As Python numbers (``generate``)
+        a setting that is off leaves its work out of the graph; as scalar tensors (an export) each call
+        decides, see samplers.py. Rows may differ: ``max_tokens`` and ``temperature`` one per row (n,),
+        ``seed`` each row's own [seed, row] (n, 2), else row r draws from (seed, r).
+        ``given`` (n, width), -1 padded: tokens written into each row as they are, from the first step
+        on, or (``waits``, one bool or one per row) once the model closes its title with the list's
+        marker. ``likelihood`` also sums each row's log-probabilities (under the model, before any
+        steering) of the tokens it sampled. ``on_step(i, tokens, alive, count)`` sees every step's
+        tokens while the loop runs, in order (a server streams them). A title is sampled at the
+        higher of ``title_temperature`` and its row's temperature (a template with a title only).
         """
-        call = _Call(prompt=prompt, n=n, max_tokens=max_tokens, seed=seed, show_probs=show_probs, given=given,
-                     waits=waits, likelihood=likelihood,
-                     sampler=dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p),
+        call = _Call(prompt=prompt, n=n, max_tokens=tf.broadcast_to(max_tokens, [n]), seed=row_keys(seed, n),
+                     show_probs=show_probs, given=given, waits=waits, likelihood=likelihood, on_step=on_step,
+                     sampler=dict(temperature=tf.broadcast_to(tf.cast(temperature, tf.float32), [n]), top_k=top_k,
+                                  top_p=top_p, min_p=min_p),
                      title_temperature=title_temperature, no_repeat_ngram=no_repeat_ngram,
                      repetition_penalty=repetition_penalty, ingredient_bias=ingredient_bias,
                      unlisted_penalty=unlisted_penalty)
@@ -92,8 +95,8 @@ class Decoder:
             carried = dict(carried)
             logits = self._steered(call, i, model_logits, carried)
             row_temperature = self._row_temperature(call, carried)
-            next_token = sample_next(logits, tf.stack([seed, tf.cast(i, tf.int64)]), **call.sampler,
-                                     row_temperature=row_temperature)
+            keys = tf.concat([call.seed, tf.fill([n, 1], tf.cast(i, tf.int64))], axis=1)  # (n, 3): seed, row, step
+            next_token = sample_next(logits, keys, **call.sampler, row_temperature=row_temperature)
             next_token, given_now = self._give(call, i, next_token, carried)
             if likelihood:
                 scored = ~finished & ~given_now
@@ -101,10 +104,11 @@ class Decoder:
                 carried["log_likelihood"] += tf.where(scored, log_p, 0.0)
                 carried["scored"] += tf.cast(scored, tf.float32)
             next_token = tf.where(finished, PAD_ID, next_token)  # rows already ended emit padding
-            if given is not None:  # a row stops once it has written max_tokens tokens itself
-                carried["written"] += tf.cast(~finished & ~given_now, tf.int32)
-                finished |= carried["written"] >= max_tokens
-            finished = finished | (next_token == self.end_id)
+            if on_step is not None:  # the previous call's result is an input: the calls keep their order
+                carried["emitted"] = tf.reshape(tf.numpy_function(
+                    on_step, [i, next_token, ~finished, carried["emitted"]], tf.int32, stateful=True), [])
+            carried["written"] += tf.cast(~finished & ~given_now, tf.int32)  # a row stops at its own max_tokens
+            finished |= (carried["written"] >= call.max_tokens) | (next_token == self.end_id)
             self._remember(call, i, next_token, carried)
             out = self._written(call, i, out, next_token, given_now, logits, row_temperature)
             return i + 1, next_token, states, finished, out, carried
@@ -117,19 +121,16 @@ class Decoder:
             out.update(top_ids=tf.TensorArray(tf.int32, size=call.steps),
                        top_probs=tf.TensorArray(tf.float32, size=call.steps))
         _, _, _, _, out, carried = tf.while_loop(
-            lambda i, token, states, finished, out, carried: (i < call.steps) & ~tf.reduce_all(finished),
-            sample_one,
+            lambda i, token, states, finished, out, carried: (i < call.steps) & ~tf.reduce_all(finished), sample_one,
             (tf.constant(0), tf.fill([n], prompt[-1]), states, tf.zeros([n], tf.bool), out, carried),
         )
-        # (steps, n, ...) -> (n, steps, ...)
         result = {name: tf.experimental.numpy.swapaxes(array.stack(), 0, 1) for name, array in out.items()}
         if likelihood:
             result.update(log_likelihood=carried["log_likelihood"], scored=carried["scored"])
         return result
 
     def _plan(self, call: _Call) -> None:
-        """What this trace does: a setting given as a Python number that is off leaves its work out
-        of the graph; one given as a tensor (an export) decides on every call."""
+        """What this trace does: a Python number that is off leaves its work out; a tensor decides per call."""
         call.blocks = tf.is_tensor(call.no_repeat_ngram) or call.no_repeat_ngram > 0
         call.steers = self.reader.has_foods and any(tf.is_tensor(s) or s > 0
                                                     for s in (call.ingredient_bias, call.unlisted_penalty))
@@ -138,8 +139,9 @@ class Decoder:
         titled = self.reader.template in ("book", "full")
         call.hot_titles = titled and (tf.is_tensor(call.title_temperature) or call.title_temperature > 0)
         call.reads = call.blocks or call.steers or call.repeats or call.hot_titles  # all four follow the sections
+        call.waiting = tf.is_tensor(call.waits) or call.waits  # some row may wait for the model's title
         call.prompt_length = tf.size(call.prompt)
-        call.steps = call.max_tokens  # the loop's length: max_tokens written tokens, and the given ones besides
+        call.steps = tf.reduce_max(call.max_tokens)  # the loop's length: the written tokens, the given ones besides
         if call.given is not None:
             call.given_length = tf.reduce_sum(tf.cast(call.given >= 0, tf.int32), axis=1)  # (n,)
             call.steps += tf.shape(call.given)[1]
@@ -151,17 +153,21 @@ class Decoder:
         n = call.n
         carried: dict[str, Any] = {}
         if call.reads:
-            listed = call.given if (call.given is not None and call.waits) else None
+            listed = None
+            if call.given is not None and call.waiting:  # the list of a row that waits is known from the start
+                listed = tf.where(tf.broadcast_to(call.waits, [n])[:, None], call.given, -1)
             carried["reader"] = self.reader.initial_state(n, listed)
         if call.repeats:
             carried["used"] = tf.zeros(tf.stack([n, self.vocab_size]))  # times each word was written in the section
         if call.given is not None:
             carried["given_at"] = tf.zeros([n], tf.int32)  # the next given token of each row
-            carried["giving"] = tf.fill([n], not call.waits)
-            carried["written"] = tf.zeros([n], tf.int32)  # tokens each row has written itself
+            carried["giving"] = ~tf.broadcast_to(call.waits, [n])
         if call.blocks:  # each row's tokens so far, the prompt's included, -1 after them
             carried["history"] = tf.concat([tf.fill(tf.stack([n, call.prompt_length]), 0) + call.prompt[None, :],
                                             tf.fill(tf.stack([n, call.steps]), -1)], axis=1)  # (n, prompt + steps)
+        carried["written"] = tf.zeros([n], tf.int32)  # tokens each row has written itself
+        if call.on_step is not None:
+            carried["emitted"] = tf.constant(0)
         if call.likelihood:
             carried["log_likelihood"] = tf.zeros([n])
             carried["scored"] = tf.zeros([n])
@@ -205,7 +211,7 @@ class Decoder:
                 logits = tf.cond(call.no_repeat_ngram >= 2, blocked, lambda: logits)
             else:
                 logits = blocked()
-        if call.given is not None and call.waits:
+        if call.given is not None and call.waiting:
             in_title = (carried["given_at"] < call.given_length) & ~carried["giving"]
             logits = tf.where(in_title[:, None] & self._title_bans[None, :], float("-inf"), logits)
         return logits
@@ -214,8 +220,8 @@ class Decoder:
         """Each row's temperature where titles are drawn hotter: its title's while it writes one."""
         if not call.hot_titles:
             return None
-        writing_title = carried["reader"]["section"] == TITLE
-        recipe_temperature = tf.cast(call.sampler["temperature"], tf.float32)
+        recipe_temperature = call.sampler["temperature"]  # (n,); a greedy row stays greedy
+        writing_title = (carried["reader"]["section"] == TITLE) & (recipe_temperature > 0)
         return tf.where(writing_title, tf.maximum(recipe_temperature, call.title_temperature), recipe_temperature)
 
     def _give(self, call: _Call, i: tf.Tensor, next_token: tf.Tensor,
@@ -227,7 +233,7 @@ class Decoder:
         given = call.given
         pending = carried["given_at"] < call.given_length
         giving = carried["giving"]
-        if call.waits:
+        if call.waiting:
             in_title = pending & ~giving
             giving |= in_title & ((next_token == given[:, 0]) | (i >= call.title_limit))
         given_now = giving & pending
@@ -272,8 +278,9 @@ class _Call:
     seed: tf.Tensor
     show_probs: int
     given: tf.Tensor | None
-    waits: bool
+    waits: bool | tf.Tensor
     likelihood: bool
+    on_step: Callable[..., Any] | None
     sampler: dict[str, Any]  # samplers.sample_next's settings: temperature, top_k, top_p, min_p
     title_temperature: Any
     no_repeat_ngram: Any
@@ -285,7 +292,9 @@ class _Call:
     repeats: bool = False
     hot_titles: bool = False
     reads: bool = False
+    waiting: bool = False
     prompt_length: Any = None
     steps: Any = None
     given_length: Any = None
     title_limit: Any = None
+

@@ -9,6 +9,11 @@ always draws the same tokens.
 Each setting is either a Python number, which fixes the graph when a decoder is traced (the
 ``Generator`` traces one decoder per setting), or a scalar tensor decided on every call, as in
 an exported model whose settings are inputs; as tensors, top-k 0, top-p 1 and min-p 0 mean no filter.
+Temperature may also be one per row, so recipes at different temperatures share one batch.
+
+Every row draws from a stream of its own, keyed by (seed, row, step): a recipe's tokens depend
+on its seed and its place among its own request's samples, never on what else shares its batch,
+so a server that decodes many clients' requests together writes what ``recipegen generate`` writes.
 """
 
 from __future__ import annotations
@@ -52,11 +57,16 @@ def sampled_logits(logits: tf.Tensor, temperature: float | tf.Tensor, top_k: int
                    row_temperature: tf.Tensor | None = None) -> tf.Tensor:
     """The logits whose softmax is the distribution actually sampled from (temperature 0: unscaled).
 
-    ``row_temperature`` (batch,), when given, divides each row instead of ``temperature``, which
-    then only decides between sampling and greedy decoding (a title drawn hotter than its directions).
+    ``temperature`` is a number, a scalar tensor or one per row (batch,); ``row_temperature``
+    (batch,), when given, divides each row instead, and ``temperature`` then only decides between
+    sampling and greedy decoding (a title drawn hotter than its directions).
     """
-    divisor = temperature if row_temperature is None else row_temperature[:, None]
-    logits = _either(temperature > 0, lambda: _divided(logits, divisor), lambda: logits)
+    if tf.is_tensor(temperature) and temperature.shape.rank == 1:  # a row at 0 is left unscaled
+        divisor = temperature if row_temperature is None else row_temperature
+        logits = _divided(logits, tf.where(temperature > 0, divisor, 1.0)[:, None])
+    else:
+        divisor = temperature if row_temperature is None else row_temperature[:, None]
+        logits = _either(temperature > 0, lambda: _divided(logits, divisor), lambda: logits)
     if top_k is not None:
         logits = _either(top_k > 0, lambda: top_k_filter(logits, top_k), lambda: logits)
     if top_p is not None:
@@ -75,12 +85,54 @@ def sample_next(
     min_p: float | tf.Tensor | None = None,
     row_temperature: tf.Tensor | None = None,
 ) -> tf.Tensor:
-    """One token id per row of ``logits`` (batch, vocab); ``seed`` is a shape-(2,) int tensor."""
+    """One token id per row of ``logits`` (batch, vocab). ``seed``: (2,) [seed, step], row r
+    drawing from stream (seed, r, step), or each row's own (batch, 3) [seed, row, step]."""
+    if tf.is_tensor(temperature) and temperature.shape.rank == 1:
+        sampling = temperature > 0
+        greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        drawn = tf.cond(tf.reduce_any(sampling), lambda: sample_categorical(
+            sampled_logits(logits, temperature, top_k, top_p, min_p, row_temperature), seed), lambda: greedy)
+        return tf.where(sampling, drawn, greedy)
     return _either(
         temperature > 0,
         lambda: sample_categorical(sampled_logits(logits, temperature, top_k, top_p, min_p, row_temperature), seed),
         lambda: tf.argmax(logits, axis=-1, output_type=tf.int32),
     )
+
+
+def row_keys(seed: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
+    """Each row's [seed, row] (n, 2): one seed's rows numbered from 0, or every row's own pair."""
+    seed = tf.cast(seed, tf.int64)
+    if seed.shape.rank == 2:
+        return seed
+    return tf.stack([tf.fill([n], seed), tf.range(tf.cast(n, tf.int64))], axis=1)
+
+
+def row_uniforms(seed: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+    """(batch,) uniforms in [0, 1), one from each row's stream: ``seed`` as ``sample_next`` takes it.
+
+    TensorFlow's stateless generators take one key per call; a counter-based hash (the
+    "lowbias32" integer mixer, applied to each 32-bit word of the key in turn) gives every row
+    its own key in one vectorized pass.
+    """
+    seed = tf.cast(seed, tf.int64)
+    if seed.shape.rank == 1:
+        seed = tf.concat([row_keys(seed[0], batch), tf.fill([batch, 1], seed[1])], axis=1)
+    words = tf.bitcast(seed, tf.uint32)  # (batch, 3, 2): each int64 as two 32-bit words
+    state = tf.fill([batch], tf.constant(0x9E3779B9, tf.uint32))
+    for k in range(6):
+        state = _mix32(tf.bitwise.bitwise_xor(state, words[:, k // 2, k % 2]))
+    return tf.cast(tf.bitwise.right_shift(state, tf.constant(8, tf.uint32)), tf.float32) * 2.0**-24
+
+
+def _mix32(x: tf.Tensor) -> tf.Tensor:
+    """A bijective 32-bit integer hash whose every output bit depends on every input bit."""
+    def shift_xor(x, bits):
+        return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(bits, tf.uint32)))
+
+    x = shift_xor(x, 16) * tf.constant(0x7FEB352D, tf.uint32)
+    x = shift_xor(x, 15) * tf.constant(0x846CA68B, tf.uint32)
+    return shift_xor(x, 16)
 
 
 def _divided(logits: tf.Tensor, divisor: float | tf.Tensor) -> tf.Tensor:
@@ -107,7 +159,7 @@ def sample_categorical(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     a flat cumulative sum over 10,000 entries is slow on CPU; both cost more per decoding step
     than the output projection itself. Here one uniform per row picks a block of ~sqrt(vocab)
     entries by the blocks' total mass, then an entry inside that block. Entries whose logit is
-    -inf have zero mass and are never picked.
+    -inf have zero mass and are never picked. ``seed`` as ``sample_next`` takes it.
     """
     batch, vocab = tf.shape(logits)[0], logits.shape[-1]
     block = max(1, math.isqrt(vocab - 1) + 1)  # ceil(sqrt(vocab))
@@ -119,7 +171,7 @@ def sample_categorical(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     total = block_cdf[:, -1:]
     # Keeping u strictly below each total means the first entry whose CDF exceeds u always has
     # positive mass, whatever the float rounding.
-    u = tf.random.stateless_uniform((batch, 1), seed=seed) * total * (1 - 1e-6)
+    u = row_uniforms(seed, batch)[:, None] * total * (1 - 1e-6)
     chosen_block = tf.minimum(tf.searchsorted(block_cdf, u, side="right")[:, 0], n_blocks - 1)  # (batch,)
     inside = tf.gather(blocks, chosen_block, batch_dims=1)  # (batch, block)
     inside_cdf = tf.math.cumsum(inside, axis=-1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from recipegen.generation.settings import Decoding, SettingError
+from recipegen.generation.settings import BY_NAME, Decoding, SettingError, check_max_tokens, is_integer
 from recipegen.measures import SampleText
 from recipegen.templates import ParsedRecipe
 from recipegen.text import END_TOKEN
@@ -31,6 +31,28 @@ class Request:
         if template not in ("book", "full"):
             raise SettingError("title", f"a title needs a run whose template has one (book or full), not "
                                         f"the {template} template")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One caller's share of a batch: ``n`` samples (of a request, or after the batch's prompt) at
+    its own temperature and length, row r drawn from the stream (seed, first_row + r)."""
+
+    request: Request | None
+    n: int
+    seed: int
+    temperature: float
+    max_tokens: int
+    first_row: int = 0
+
+    def check(self) -> None:
+        """Raise SettingError naming the first value the decoder cannot take."""
+        if not is_integer(self.n) or self.n < 1:
+            raise SettingError("n", f"n must be an integer >= 1, got {self.n!r}")
+        if not is_integer(self.seed) or not 0 <= self.seed < 2**63:  # the decoder's seed is an int64
+            raise SettingError("seed", f"seed must be an integer from 0 to 2**63 - 1, got {self.seed!r}")
+        BY_NAME["temperature"].check(self.temperature)
+        check_max_tokens(self.max_tokens)
 
 
 @dataclass(frozen=True)
