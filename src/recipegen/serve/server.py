@@ -26,7 +26,6 @@ from recipegen.generation.samples import Ask, Request
 from recipegen.generation.settings import configured_decoding
 from recipegen.run import load_run
 from recipegen.serve.batcher import Batcher, Job
-from recipegen.text import RECIPE_PREFIX
 
 
 def serve_run(run_path: Path | None, host: str, port: int, max_batch: int, api_key: str | None, grace: float,
@@ -60,12 +59,12 @@ def serve_run(run_path: Path | None, host: str, port: int, max_batch: int, api_k
 
 
 def _warm_up(batcher: Batcher, run) -> None:
-    """Trace what requests will use: a batch with and without given titles and ingredients."""
+    """Trace what requests will use: a batch without given titles and ingredients, and one with.
+    The prompt is an input of the trace: the empty one, which every vocabulary can read, serves."""
     decoding = configured_decoding(run.config.sample)
-    jobs = [Job(run.config.sample.prompt, Ask(None, 1, 0, decoding.temperature, 2), decoding,
-                on_token=lambda row, token: None)]
+    jobs = [Job("", Ask(None, 1, 0, decoding.temperature, 2), decoding, on_token=lambda row, token: None)]
     if run.template in ("book", "full"):
-        jobs.append(Job(RECIPE_PREFIX, Ask(Request("toast"), 1, 0, decoding.temperature, 2), decoding))
+        jobs.append(Job("", Ask(Request("toast"), 1, 0, decoding.temperature, 2), decoding))
     for job in jobs:  # one at a time: each is its own trace
         batcher.submit(job).result()
 
