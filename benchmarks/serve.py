@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -37,10 +38,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import httpx  # noqa: E402
 import keras  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
-from generation import write_run  # noqa: E402
-
+from recipegen import config as config_module  # noqa: E402
+from recipegen import run as run_files  # noqa: E402
 from recipegen.config import Config  # noqa: E402
+from recipegen.files import atomic_write_text, write_json  # noqa: E402
 from recipegen.model import build_model  # noqa: E402
 from recipegen.text import END_TOKEN  # noqa: E402
 
@@ -82,9 +83,10 @@ async def first_token_seconds(url: str, model: str, repeats: int) -> list[float]
     times = []
     async with httpx.AsyncClient(timeout=60) as client:
         for seed in range(repeats):
-            body = {"model": model, "prompt": "w3 w4", "max_tokens": 200, "seed": seed, "stream": True}
+            body = {"model": model, "prompt": "recipe for", "max_tokens": 200, "seed": seed, "stream": True}
             started = time.perf_counter()
             async with client.stream("POST", url + "/v1/completions", json=body) as response:
+                response.raise_for_status()
                 async for line in response.aiter_lines():
                     if line.startswith("data: {"):
                         times.append(time.perf_counter() - started)
@@ -107,8 +109,10 @@ async def soak(url: str, model: str, count: int, clients: int, tokens: int) -> d
                     outcome["malformed"] += 1
                     outcome["malformed_not_4xx"] += not 400 <= answer.status_code < 500
                 elif i % 10 == 7:
-                    body = {"model": model, "prompt": "w3 w4", "max_tokens": tokens, "seed": i, "stream": True}
+                    body = {"model": model, "prompt": "recipe for", "max_tokens": tokens, "seed": i, "stream": True}
                     async with client.stream("POST", url + "/v1/completions", json=body) as answer:
+                        outcome["well_formed_failed"] += answer.status_code != 200
+                        outcome["5xx"] += answer.status_code >= 500
                         async for _ in answer.aiter_lines():
                             break  # the client goes away mid-stream
                     outcome["dropped"] += 1
@@ -154,11 +158,15 @@ def main() -> None:
     args = parser.parse_args()
 
     config = Config()
+    config = dataclasses.replace(config, sample=dataclasses.replace(config.sample, max_tokens=args.tokens))
     vocabulary = ["", "[UNK]", END_TOKEN, "recipe", "for"] + [f"w{i}" for i in range(5, config.data.vocab_size)]
     keras.utils.set_random_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "bench"
-        write_run(build_model(config.model, len(vocabulary)), vocabulary, run_dir)
+        run_dir.mkdir()
+        run_files.save_model(build_model(config.model, len(vocabulary)), run_dir / run_files.MODEL_FILE)
+        write_json(run_dir / run_files.VOCABULARY_FILE, vocabulary)
+        atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
         process, url, startup = start_server(run_dir, args.max_batch)
         try:
             model = httpx.get(url + "/v1/models").json()["data"][0]["id"]
