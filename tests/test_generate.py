@@ -185,6 +185,31 @@ def test_a_given_title_comes_first_and_each_request_gets_its_own_rows():
     assert all(s.parsed.title == "Eggs" and s.parsed.ingredients == ["2 eggs"] for s in generation.samples[2:])
 
 
+@pytest.mark.parametrize("settings_as_inputs", [False, True], ids=["traced per setting", "settings as inputs"])
+def test_asks_decoded_in_one_batch_write_what_each_writes_alone(settings_as_inputs):
+    """A server's batch mixes callers: a title, a list alone (the model writes the title first),
+    a plain recipe; each row's own temperature, length and seed. Sharing a batch changes nothing."""
+    from recipegen.generation.samples import Ask, Request
+    from recipegen.generation.settings import Decoding
+
+    generator = full_generator()
+    generator.settings_as_inputs = settings_as_inputs
+    decoding = Decoding(ingredient_bias=2.0, unlisted_penalty=1.0, no_repeat_ngram=2)
+    asks = [Ask(Request(title="Lemon rice"), 2, 7, 0.8, 20),
+            Ask(Request(ingredients=("2 eggs", "salt")), 1, 3, 0.0, 25),
+            Ask(None, 3, 9, 1.3, 12),
+            Ask(Request(title="Eggs", ingredients=("2 eggs",)), 1, 7, 1.0, 30)]
+    together = generator.generate_many("recipe for", asks, decoding)
+    for ask, generation in zip(asks, together):
+        alone = generator.generate_many("recipe for", [ask], decoding)[0]
+        assert [s.tokens for s in generation.samples] == [s.tokens for s in alone.samples]
+        assert generation.seed == ask.seed and generation.decoding.temperature == ask.temperature
+        for sample in generation.samples:
+            assert len(sample.written) <= ask.max_tokens and "" not in sample.tokens  # a short row stops at its end
+    assert together[0].samples[0].tokens != together[0].samples[1].tokens  # each row its own stream
+    assert together[1].samples[0].parsed.ingredients == ["2 eggs", "Salt"]
+
+
 @pytest.mark.parametrize("template, request_, message", [
     ("book", dict(ingredients=("2 eggs",)), "needs a run trained with the full template"),
     ("plain", dict(title="Toast"), "a title needs a run whose template has one"),

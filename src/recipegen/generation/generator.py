@@ -38,7 +38,7 @@ from recipegen.generation.settings import (
 )
 from recipegen.measures import coherence
 from recipegen.templates import given_pieces, parse_recipe
-from recipegen.text import END_TOKEN, RECIPE_PREFIX, UNK_ID, WORDS, Tokenizer
+from recipegen.text import END_TOKEN, PAD_ID, RECIPE_PREFIX, UNK_ID, WORDS, Tokenizer
 
 
 class Generator:
@@ -218,6 +218,8 @@ class Generator:
         samples = []
         for row_index, row in enumerate(generated):
             ids = row.tolist()
+            if PAD_ID in ids:  # never sampled nor given: the row stopped at its own max_tokens
+                ids = ids[:ids.index(PAD_ID)]
             ended = self.end_id in ids
             if ended:
                 ids = ids[: ids.index(self.end_id)]
