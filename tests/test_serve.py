@@ -199,6 +199,18 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch, capsys):
                                        "pip install 'recipegen[serve]'\n")
 
 
+def test_an_address_it_cannot_listen_on_is_one_line_exit_2(tiny_run, capsys):
+    import socket
+
+    from recipegen.cli import run_command
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert run_command(["serve", "--model", str(tiny_run), "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (f"Error: --host 127.0.0.1 --port {port}: cannot listen there "
+                                       f"(Address already in use)\n")
+
+
 # The real server, in a process of its own.
 
 class Server:

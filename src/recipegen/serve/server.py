@@ -1,10 +1,10 @@
 """``recipegen serve``: a run loaded once, its decoder traced once, then requests until stopped.
 
-The order matters to a client that waits for the "listening" line: the model is loaded and every
-trace the server uses is built first (a first request would otherwise wait seconds), then the
-socket is bound (so the line can say the real port, also for ``--port 0``), then the line is
-printed, and only then does uvicorn serve. Connections made between the line and uvicorn's
-first accept wait in the socket's backlog.
+The order matters to a client that waits for the "Serving" line: the socket is bound first (an
+address in use is refused at once, and the line can say the real port, also for ``--port 0``),
+then the model is loaded and every trace the server uses is built (a first request would
+otherwise wait seconds), then the line is printed, and only then does uvicorn serve.
+Connections made before uvicorn's first accept wait in the socket's backlog.
 
 SIGINT or SIGTERM: uvicorn stops accepting, lets the requests in flight finish for up to
 ``grace`` seconds, then the batcher decodes what is still queued and stops; the command exits 0.
@@ -14,6 +14,7 @@ A second Ctrl-C ends the waiting at once (exit 130).
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -34,12 +35,12 @@ def serve_run(run_path: Path | None, host: str, port: int, max_batch: int, api_k
 
     from recipegen.serve.app import Service, create_app
 
+    listener = _bind(host, port)  # first: a port in use is refused before seconds of loading
     run = load_run(run_path)
     generator = Generator.from_run(run, settings_as_inputs=True)
     batcher = Batcher(generator, max_batch)
     try:
         stopping.interruptible(lambda: _warm_up(batcher, run))
-        listener = _bind(host, port)
         service = Service(model_id=run.path.resolve().name, generator=generator, batcher=batcher,
                           sample=run.config.sample, template=run.template, foods=run.foods(),
                           max_tokens=run.max_tokens(), max_batch=max_batch, api_key=api_key, created=int(time.time()))
@@ -75,8 +76,9 @@ def _bind(host: str, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         listener = socket.create_server((host, port), family=family, backlog=2048)
     except (OSError, OverflowError) as e:
-        raise ServeError(f"--host {host} --port {port}: cannot listen there ({getattr(e, 'strerror', None) or e})",
-                         ) from None
+        errno = getattr(e, "errno", None) or 0
+        reason = os.strerror(errno) if errno > 0 else "not an address of this machine" if errno < 0 else e
+        raise ServeError(f"--host {host} --port {port}: cannot listen there ({reason})") from None
     listener.setblocking(False)
     return listener
 
