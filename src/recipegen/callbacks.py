@@ -27,6 +27,7 @@ from recipegen import stopping
 from recipegen.evaluate import Scorer
 from recipegen.files import write_csv, write_json, write_jsonl
 from recipegen.generation.generator import Generator
+from recipegen.generation.samples import Ask
 from recipegen.generation.settings import Decoding
 from recipegen.measures import describe_measures, text_measures
 
@@ -37,7 +38,7 @@ class TextGenerator(keras.callbacks.Callback):
     """Samples recipes at each temperature at every epoch end and measures them, so progress can
     be read, not only plotted: samples go to ``samples.jsonl``, their measures (distinct n-grams,
     repeats, length, endings, ingredient use) to ``sample_measures.csv``, one row per epoch and
-    temperature. The ``count`` samples of a temperature decode as one batch."""
+    temperature."""
 
     def __init__(self, generator: Generator, prompt: str, temperatures: tuple[float, ...], max_tokens: int,
                  seed: int, count: int = 1, foods: set[str] | None = None, run_dir: Path | None = None,
@@ -66,11 +67,15 @@ class TextGenerator(keras.callbacks.Callback):
         self.sample_epoch(epoch)
 
     def sample_epoch(self, epoch: int) -> None:
-        """The samples and measures of the model as it is at the end of ``epoch`` (counted from 0)."""
-        for temperature in self.temperatures:
-            generation = self.generator.generate(self.prompt, n=self.count, max_tokens=self.max_tokens,
-                                                 seed=self.seed + epoch, decoding=self.decoding,
-                                                 temperature=temperature)
+        """The samples and measures of the model as it is at the end of ``epoch`` (counted from 0).
+
+        Every temperature's samples decode together, as one batch of one trace for the whole run
+        (temperature is each row's own); each temperature's samples are the ones it would write alone."""
+        decoding = self.decoding or Decoding()
+        asks = [Ask(None, self.count, self.seed + epoch, temperature, self.max_tokens)
+                for temperature in self.temperatures]
+        generations = stopping.interruptible(lambda: self.generator.generate_many(self.prompt, asks, decoding))
+        for temperature, generation in zip(self.temperatures, generations):
             for sample in generation.samples:
                 row = {"epoch": epoch + 1, "temperature": temperature, "text": sample.text,
                        "tokens": len(sample.tokens), "ended": sample.ended}

@@ -1,17 +1,15 @@
 """Generating recipes from a trained model: prompts in, readable and parsed recipes out.
 
-``Generator`` reads a prompt exactly as training text is standardized, asks the compiled
-decoder (loop.py: the trained cells stepped one token at a time inside one ``tf.while_loop``)
-for ``n`` samples as one batch, and turns its token ids back into ``Sample``s: text for people,
-the recipe parsed by its template. A ``Request`` gives a recipe's title and/or ingredient list:
-those tokens are *given*, written into the row at the right place (the list right after the
-title the model writes) instead of sampled. With ``best_of`` K, each recipe is sampled K times in
-the same batch and the candidate that holds together best is kept (``measures.coherence``).
+``Generator`` reads a prompt exactly as training text is standardized, asks the compiled decoder
+(loop.py) for every sample as one batch, and turns its token ids back into ``Sample``s: text for
+people, the recipe parsed by its template. A ``Request`` gives a recipe's title and/or ingredient
+list: those tokens are *given*, written into the row at the right place instead of sampled. With
+``best_of`` K, each recipe is sampled K times in the same batch and the one that holds together
+best is kept (``measures.coherence``). ``generate_many`` decodes several callers' asks together.
 
-With ``jit_compile=True`` XLA compiles the loop: about 1.6 times the tokens per second on CPU,
-but the compile costs over a second per prompt length, sample count and token limit, more than
-the plain graph's tracing. A one-shot ``recipegen generate`` is therefore faster without it;
-XLA pays off for many or long recipes from one process (``benchmarks/generation.py`` measures both).
+With ``jit_compile=True`` XLA compiles the loop: about 1.6 times the tokens per second on CPU, but
+the compile costs over a second per prompt length, sample count and token limit; a one-shot
+``recipegen generate`` is faster without it (``benchmarks/generation.py`` measures both).
 """
 
 from __future__ import annotations
@@ -138,6 +136,8 @@ class Generator:
         writes the same samples whatever else shares its batch. ``on_step(i, tokens, alive)``
         sees the batch's tokens at every step as they are decoded (rows in the order of the asks).
         """
+        if not asks:
+            return []
         for ask in asks:
             ask.check()
         if not is_integer(show_probs) or show_probs < 0:
