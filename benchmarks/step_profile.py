@@ -22,12 +22,14 @@ The model's FLOPs per token (forward and backward, three times the forward produ
 projection, the recurrence, the output projection and the sampled or full softmax) turn each part's
 tokens/s into GFLOP/s. The epoch's end is timed too: held-out scoring and the samples the
 ``TextGenerator`` callback writes (every temperature of ``sample.temperatures``, ``sample.count``
-recipes each), the first call apart (it traces the decoder).
+recipes each, in one batch), the first call apart (it traces the decoder), beside the same samples
+decoded a batch per temperature, as the callback did before.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -122,6 +124,7 @@ def main() -> int:
     from recipegen.config import load_config
     from recipegen.evaluate import Scorer
     from recipegen.generation.generator import Generator
+    from recipegen.generation.samples import Ask
     from recipegen.generation.settings import configured_decoding
     from recipegen.model import build_model, compile_model, dense_gradients, recurrent_layers
     from recipegen.prepare import prepare_data
@@ -199,13 +202,23 @@ def main() -> int:
     generator = Generator(model, data.vocabulary, tokenizer_for(config.data.tokens), config.data.template,
                           foods=data.foods)
     max_tokens = config.sample.max_tokens or sample_limit(data.longest_recipe)
-    sampling = []
-    for round_ in range(2):
-        started = time.perf_counter()
-        for temperature in config.sample.temperatures:
-            generator.generate(config.sample.prompt, n=config.sample.count, max_tokens=max_tokens, seed=round_,
-                               decoding=configured_decoding(config.sample), temperature=temperature)
-        sampling.append(time.perf_counter() - started)
+    # The TextGenerator callback's samples (every temperature's rows in one batch, one trace for the
+    # run), beside a batch per temperature; the first call traces the decoder, the later ones read.
+    decoding = configured_decoding(config.sample)
+    asks = [Ask(None, config.sample.count, 0, temperature, max_tokens) for temperature in config.sample.temperatures]
+    ways = {
+        "one batch": lambda seed: generator.generate_many(config.sample.prompt, [dataclasses.replace(ask, seed=seed)
+                                                                                 for ask in asks], decoding),
+        "a batch per temperature": lambda seed: [
+            generator.generate_many(config.sample.prompt, [dataclasses.replace(ask, seed=seed)], decoding)
+            for ask in asks],
+    }
+    sampling = {way: [] for way in ways}
+    for round_ in range(3):
+        for way, sample in ways.items():
+            started = time.perf_counter()
+            sample(round_)
+            sampling[way].append(time.perf_counter() - started)
     epoch_steps = sum(1 for _ in data.epoch_dataset(config, 0)[0])
 
     rows = []
@@ -230,7 +243,9 @@ def main() -> int:
           f"{same_batch:.1f} at batch {batch_size}")
     epoch_seconds = epoch_steps * parts["step"]
     print(f"\nan epoch: {epoch_steps} steps, about {epoch_seconds:.1f} s of steps; its end: held-out scoring "
-          f"{scoring_seconds:.1f} s, samples {sampling[0]:.1f} s the first time (tracing), {sampling[1]:.1f} s after "
+          f"{scoring_seconds:.1f} s, samples {sampling['one batch'][0]:.1f} s the first time (tracing), "
+          f"{min(sampling['one batch'][1:]):.1f} s after, against {min(sampling['a batch per temperature'][1:]):.1f} s "
+          f"for a batch per temperature "
           f"({len(config.sample.temperatures)} temperatures x {config.sample.count} recipes of up to {max_tokens} "
           f"tokens)")
     if args.out:

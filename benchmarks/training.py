@@ -19,7 +19,10 @@ first, padding never counted).
 - Kneser-Ney: an interpolated trigram on the same training token ids.
 
 Real tokens/s counts non-padding targets trained per second of training steps; positions/s
-counts every position the model computed. A missing DATA file is skipped with a message.
+counts every position the model computed. GFLOP/s is positions/s times the arm's FLOPs per
+position (step_profile.flops_per_token: forward and backward), read beside the rate this machine
+reaches, in the same run, on a bare LSTM recurrence of the arm's batch and window
+(step_profile.bare_recurrence): the distance to the limit. A missing DATA file is skipped with a message.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).parent))  # step_profile, beside this script
+
+from step_profile import flops_per_token  # noqa: E402
 
 BOOK_SEQUENCE_LENGTH = 200  # the notebook's MAX_LEN, whatever the config says
 # The arms pin what they compare; the rest (pipeline, learning rate, dropout...) is the config's.
@@ -67,6 +73,9 @@ ARMS = {  # name: (what it is, config overrides, None for the book's own pipelin
     "locked": ("locked dropout 0.3 and word dropout 0.1", {"model.dropout": 0.3, "model.locked_dropout": True,
                                                           "model.embedding_dropout": 0.1}),
     "layers-2": ("two LSTMs of 256", {"model.layers": 2}),
+    # Larger batches use the cores better (benchmarks/step_profile.py); the rate grows as its square root.
+    "batch-64": ("batch 64, learning rate 0.014", {"train.batch_size": 64, "train.learning_rate": 0.014}),
+    "batch-128": ("batch 128, learning rate 0.02", {"train.batch_size": 128, "train.learning_rate": 0.02}),
     "book": ("book (pad/truncate 200, batch-then-shuffle, unmasked loss, batch 32, lr 0.001)", None),
 }
 DEFAULT_ARMS = "full,sampled-128,sampled-512,sampled-2048,tied,tied-sampled-512,tied-sampled-512-units-256"
@@ -103,6 +112,9 @@ def main() -> int:
     data = prepare_data(config)  # the split and vocabulary every arm trains on (train() adapts the same)
     corpus_name = args.data.stem + (f"[:{args.limit}]" if args.limit else "")
 
+    # The machine's rate for each arm's bare recurrence, measured first: a quick failure, not one after hours.
+    bare = {arm: bare_gflops(load_config(args.config, {**base, **ARMS[arm][1]}))
+            for arm in arms if ARMS[arm][1] is not None}
     rows = []
     for arm in arms:
         description, overrides = ARMS[arm]
@@ -110,6 +122,11 @@ def main() -> int:
             row = book_arm(config, data, args.minutes)
         else:
             row = recipegen_arm(load_config(args.config, {**base, **overrides}), data, work / arm)
+        if overrides is not None:
+            arm_config = load_config(args.config, {**base, **overrides})
+            row["gflops"] = flops_per_token(arm_config, len(data.vocabulary)) * row["positions_per_s"] / 1e9
+            row["bare_gflops"] = bare[arm]
+            row["gflops_vs_bare"] = row["gflops"] / row["bare_gflops"]
         rows.append({"arm": arm, "description": description} | row)
         print(f"{arm}: {row['real_tokens_per_s']:,.0f} real tokens/s, {row['epochs']} epochs, "
               f"held-out perplexity {row['heldout_perplexity']:.2f}", flush=True)
@@ -127,8 +144,8 @@ def main() -> int:
     print(f"\n{corpus_name}: {len(data.train_sequences)} training recipes, {len(data.heldout_texts)} held out "
           f"({heldout_tokens:,} held-out tokens), vocabulary {len(data.vocabulary):,}, "
           f"budget {args.minutes:g} min per arm, {os.cpu_count()} CPUs; ratios against {reference['arm']}\n")
-    print(f"{'arm':<28} {'real tok/s':>10} {'x':>5} {'pos/s':>8} {'epochs':>6} {'params':>9} {'ppl':>7} {'x':>5} "
-          f"{'x KN':>5}")
+    print(f"{'arm':<28} {'real tok/s':>10} {'x':>5} {'pos/s':>8} {'GFLOP/s':>7} {'bare':>5} {'epochs':>6} "
+          f"{'params':>9} {'ppl':>7} {'x':>5} {'x KN':>5}")
 
     def fmt(value, spec):
         return format(value, spec) if value is not None else "-"
@@ -136,6 +153,7 @@ def main() -> int:
     for row in rows:
         print(f"{row['arm']:<28} {fmt(row['real_tokens_per_s'], ',.0f'):>10} "
               f"{fmt(row['real_tokens_per_s_vs_first'], '.2f'):>5} {fmt(row['positions_per_s'], ',.0f'):>8} "
+              f"{fmt(row.get('gflops'), '.1f'):>7} {fmt(row.get('bare_gflops'), '.0f'):>5} "
               f"{fmt(row['epochs'], 'd'):>6} {fmt(row['parameters'], ',d'):>9} {row['heldout_perplexity']:>7.2f} "
               f"{row['heldout_perplexity_vs_first']:>5.2f} {row['heldout_perplexity_vs_kneser_ney']:>5.2f}")
 
@@ -148,6 +166,16 @@ def main() -> int:
                               indent=2) + "\n")
     print(f"\nwrote {out}")
     return 0
+
+
+def bare_gflops(config) -> float:
+    """This machine's rate on a bare LSTM recurrence of the config's batch, window and widths (forward products)."""
+    from step_profile import bare_recurrence
+
+    batch, length = config.train.batch_size, config.data.sequence_length
+    seconds = bare_recurrence(batch, length, config.model.embedding_dim, config.model.units, jit=False)
+    per_step = 2 * (config.model.embedding_dim * 4 * config.model.units + config.model.units * 4 * config.model.units)
+    return batch * length * per_step / seconds / 1e9
 
 
 def recipegen_arm(config, data, run_dir: Path) -> dict:
