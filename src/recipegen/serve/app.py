@@ -24,7 +24,7 @@ from recipegen.generation.generator import Generator
 from recipegen.render import generation_json
 from recipegen.serve.batcher import Batcher, Busy, Closed, Job
 from recipegen.serve.completions import CompletionText, choice, completion, completion_id, usage
-from recipegen.serve.schema import BadRequest, CompletionBody, RecipeBody, completion_jobs, recipe_jobs, stops
+from recipegen.serve.schema import BadRequest, CompletionBody, RecipeBody, completion_jobs, recipe_job, stops
 
 MAX_BODY = 1 << 20  # bytes: a thousand-line ingredient list is a few tens of kilobytes
 
@@ -111,11 +111,10 @@ def create_app(service: Service) -> FastAPI:
 
     @app.post("/v1/recipes", dependencies=[Depends(authorized)], summary="Write recipes, whole and parsed")
     async def recipes(body: RecipeBody) -> dict[str, Any]:  # type: ignore[valid-type]
-        job = recipe_jobs(body, service)[0]
+        job = recipe_job(body, service)
         generation = (await _results([job], service))[0]
-        tokens = service.generator.tokenizer
-        answer = generation_json(generation, service.model_id, tokens.as_string(generation.prompt_tokens),
-                                 job.ask.max_tokens, service.foods)
+        prompt = service.generator.tokenizer.as_string(generation.prompt_tokens)
+        answer = generation_json(generation, service.model_id, prompt, job.ask.max_tokens, service.foods)
         del answer["run"]
         recipes = answer.pop("samples")
         return {"model": service.model_id, **answer, "recipes": recipes}

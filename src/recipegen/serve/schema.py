@@ -86,8 +86,8 @@ class BadRequest(ValueError):
         self.param = param
 
 
-def recipe_jobs(body: Any, service: Any) -> list[Job]:
-    """The one job a /v1/recipes body asks for."""
+def recipe_job(body: Any, service: Any) -> Job:
+    """The job a /v1/recipes body asks for."""
     request = None
     if body.title is not None or body.ingredients is not None:
         if body.prompt is not None:
@@ -98,7 +98,7 @@ def recipe_jobs(body: Any, service: Any) -> list[Job]:
         title = body.title.strip() if body.title is not None else None
         request = Request(title or None, lines)
     prompt = body.prompt if body.prompt is not None else service.prompt
-    return [_job(body, service, prompt, request)]
+    return _job(body, service, prompt, request)
 
 
 def completion_jobs(body: Any, service: Any) -> list[Job]:
