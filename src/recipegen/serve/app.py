@@ -163,7 +163,8 @@ async def _stream(body: Any, jobs: list[Job], cid: str, service: Service):
     results = asyncio.ensure_future(_results(jobs, service))
     results.add_done_callback(lambda _: arrived.put_nowait(None))
     vocabulary = service.generator.vocabulary
-    texts = {(number, row): _text(body, service, service.generator.encode_prompt(job.prompt or "")[0])
+    prompts = [service.generator.encode_prompt(job.prompt or "")[0] for job in jobs]  # read once a job
+    texts = {(number, row): _text(body, service, prompts[number])
              for number, job in enumerate(jobs) for row in range(job.ask.n)}
 
     def event(choices: list[dict[str, Any]], counts: dict[str, int] | None = None) -> str:
