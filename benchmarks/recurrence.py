@@ -1,11 +1,13 @@
-"""The LSTM layer's forward and backward pass four ways: Keras's loop, the input projection hoisted
-out of the loop, and each compiled by XLA.
+"""The LSTM layer's forward and backward pass five ways: Keras's loop, unrolled (train.unroll), the
+input projection hoisted out of the loop, and the loop and the hoisted one compiled by XLA.
 
     python benchmarks/recurrence.py [--batches 32,128] [--length 100] [--repeats 5]
                                     [--out benchmarks/results/recurrence.json]
 
 Keras's LSTM on a CPU (no cuDNN) steps a generic loop whose every step multiplies its input by the
-kernel and the previous output by the recurrent kernel. Hoisted: every step's input projection
+kernel and the previous output by the recurrent kernel. Unrolled: the same steps written out one
+after another for a window of known length, no while loop (what recipegen's training step does on
+a CPU). Hoisted: every step's input projection
 first, as one product, then only ``h @ U`` and the gates inside the loop (what cuDNN does on a
 GPU). Both compute the gradients of the layer's weights and of its input (the embedding is
 trained), on the default config's widths (embedding 100, LSTM 256); the variants take turns for
@@ -37,6 +39,10 @@ def variants(layer: keras.layers.LSTM, batch: int) -> dict:
     def keras_loop(x, h0, c0):
         return layer.inner_loop(sequences=x, initial_state=[h0, c0], mask=None, training=True)[1]
 
+    def unrolled(x, h0, c0):
+        return keras_rnn(lambda x_t, states: cell(x_t, states, training=True), x, [h0, c0],
+                         unroll=True, input_length=x.shape[1])[1]
+
     def hoisted(x, h0, c0):
         projected = tf.einsum("bte,eg->btg", x, cell.kernel) + cell.bias
 
@@ -60,8 +66,9 @@ def variants(layer: keras.layers.LSTM, batch: int) -> dict:
             return tape.gradient(loss, layer.trainable_variables + [x])
         return run
 
-    return {f"{name}{', XLA' if jit else ''}": trained(forward, jit)
+    runs = {f"{name}{', XLA' if jit else ''}": trained(forward, jit)
             for name, forward in (("keras loop", keras_loop), ("hoisted projection", hoisted)) for jit in (False, True)}
+    return {"keras loop": runs.pop("keras loop"), "keras loop, unrolled": trained(unrolled, False), **runs}
 
 
 def main() -> None:

@@ -58,6 +58,8 @@ ARMS = {  # name: (what it is, config overrides, None for the book's own pipelin
                                    {**TIED_SAMPLED, "model.units": 256}),
     "tied-sampled-512-layers-2": ("tied, sampled 512, two LSTMs of 128", {**TIED_SAMPLED, "model.layers": 2}),
     "default": ("the config as it is", {}),
+    "loop": ("the config with Keras's while loop, not unrolled (the default before train.unroll)",
+             {"train.unroll": False}),
     # The sampled, tied default's schedule and regularization, re-tuned at equal time.
     "plateau-1": ("the learning rate halved after 1 epoch without a better held-out loss (not 2)",
                   {"train.reduce_lr_patience": 1}),

@@ -93,6 +93,7 @@ class TrainConfig:
     strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multiworker" (TF_CONFIG)
     softmax: str = "sampled"  # or "full" (book): train on the true word and sampled_classes others; scores are full
     sampled_classes: int = 512  # candidate words per step with softmax = "sampled"
+    unroll: bool = True  # on a CPU, the recurrent loop of a training window unrolled: same numbers, faster steps
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class Config:
 # What a key means in a run's config.toml written before the key existed: how that run was
 # trained, whatever today's default is.
 BEFORE_IT_EXISTED = {"model.tie_embeddings": False, "train.softmax": "full", "model.locked_dropout": False,
-                     "model.embedding_dropout": 0.0, "train.lr_decay": 1.0}
+                     "model.embedding_dropout": 0.0, "train.lr_decay": 1.0, "train.unroll": False}
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:

@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from recipegen.config import TrainConfig
 from recipegen.errors import ConfigError, RunFailure, TrainingInterrupted
-from recipegen.model import dense_gradients
+from recipegen.model import dense_gradients, unrolled
 
 TF_CONFIG_EXAMPLE = '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}}'
 
@@ -220,7 +220,7 @@ class StepTrainer:
         def replica_step(inputs, targets, weights):  # this replica's share of the batch
             tokens = tf.reduce_sum(weights)
             all_tokens = tf.distribute.get_replica_context().all_reduce("sum", tokens)
-            with tf.GradientTape() as tape:
+            with tf.GradientTape() as tape, unrolled(model, inputs):
                 if getattr(model, "sampled_classes", 0):  # the same candidates on every replica: see loss.py
                     loss_sum = model.sampled_loss_sum(inputs, targets, weights, training=True)
                 else:

@@ -16,7 +16,8 @@ Two ways to make the output layer cheaper to train (benchmarks/README.md, "Train
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import keras
@@ -65,14 +66,20 @@ class TiedEmbedding(keras.layers.Layer):
 class RecipeModel(keras.Model):
     """The functional model with one training step of its own: with ``sampled_classes`` set
     (train.py sets it from ``train.softmax``), the loss is the sampled softmax over the features
-    the output layer reads; otherwise Keras's own step, the full softmax."""
+    the output layer reads; otherwise Keras's own step, the full softmax. Either step runs with
+    the recurrent layers unrolled where that is faster (``unrolled``)."""
 
-    sampled_classes = 0  # a training setting, not saved with the model: the run's config holds it
+    # Training settings, not saved with the model: the run's config holds them (use_train_settings).
+    sampled_classes = 0
+    unroll = False
 
     def train_step(self, data):
-        if not self.sampled_classes:
-            return super().train_step(data)
-        inputs, targets, weights = data
+        with unrolled(self, data[0]):
+            if not self.sampled_classes:
+                return super().train_step(data)
+            return self._sampled_train_step(*data)
+
+    def _sampled_train_step(self, inputs, targets, weights):
         with tf.GradientTape() as tape:
             loss_sum = self.sampled_loss_sum(inputs, targets, weights, training=True)
             loss = loss_sum / tf.maximum(tf.reduce_sum(weights), 1.0)  # per real token, as the full loss
@@ -217,15 +224,43 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
         weighted_metrics=[accuracy] if config.softmax == "full" else None,  # a sampled step has no argmax
     )
-    use_softmax(model, config)
+    use_train_settings(model, config)
 
 
-def use_softmax(model: keras.Model, config: TrainConfig) -> None:
-    """Train ``model`` with the softmax ``config`` names; a model loaded for --resume needs it again."""
+def use_train_settings(model: keras.Model, config: TrainConfig) -> None:
+    """Train ``model`` with the softmax and loop ``config`` names; a model loaded for --resume needs them again."""
     if config.softmax == "sampled" and not isinstance(model, RecipeModel):
         raise ValueError("sampled softmax needs a model built by this version of recipegen")
     if isinstance(model, RecipeModel):
         model.sampled_classes = config.sampled_classes if config.softmax == "sampled" else 0
+        model.unroll = config.unroll
+
+
+# Tracing costs about 30 ms per unrolled step (3 s for a window of 100), and a long window's graph grows with it.
+MAX_UNROLLED_STEPS = 256
+
+
+@contextmanager
+def unrolled(model: keras.Model, inputs: tf.Tensor) -> Iterator[None]:
+    """The recurrent layers unrolled while a training step is traced, where that is faster.
+
+    On a CPU, Keras runs a recurrence as a while loop of small ops; unrolled over a window of known
+    length, the same ops run 1.05 to 1.2x faster per step (benchmarks/README.md, "Training speed"), and
+    compute the same numbers. On a GPU a layer unrolled would lose its cuDNN kernel, so it is left
+    alone. The layers are unrolled only while the step's Python runs (the trace), never when saved:
+    a saved model must score and generate over stretches of any length.
+    """
+    steps = inputs.shape[1]
+    wanted = (getattr(model, "unroll", False) and steps is not None and steps <= MAX_UNROLLED_STEPS
+              and not tf.config.list_logical_devices("GPU"))
+    layers = recurrent_layers(model) if wanted else []
+    for layer in layers:
+        layer.unroll = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.unroll = False
 
 
 def recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:

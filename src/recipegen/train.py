@@ -34,7 +34,7 @@ from recipegen.files import atomic_write_text, read_csv, read_jsonl, write_json
 from recipegen.finetune import base_record, describe_unknown, unknown_share
 from recipegen.generation.generator import Generator
 from recipegen.generation.settings import configured_decoding
-from recipegen.model import build_model, compile_model, use_softmax
+from recipegen.model import build_model, compile_model, use_train_settings
 from recipegen.prepare import PreparedCorpus, prepare, resume_data, with_template, write_corpus_files
 from recipegen.tensorboard_logs import TensorBoardLogger
 from recipegen.text import tokenizer_for
@@ -147,7 +147,7 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
     data = resume_data(run_dir, config, say, rule=run.split)  # split again as the run first split it
     with tf_strategy.scope():
         model = keras.saving.load_model(run_dir / state["checkpoint"])
-    use_softmax(model, config.train)
+    use_train_settings(model, config.train)
     restore_seed_states(model, state.get("seed_states", {}))
     if state.get("heldout_scoring") != WHOLE_RECIPES:
         _rescore_best(run_dir, config, data, state, say)
