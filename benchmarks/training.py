@@ -58,8 +58,7 @@ ARMS = {  # name: (what it is, config overrides, None for the book's own pipelin
                                    {**TIED_SAMPLED, "model.units": 256}),
     "tied-sampled-512-layers-2": ("tied, sampled 512, two LSTMs of 128", {**TIED_SAMPLED, "model.layers": 2}),
     "default": ("the config as it is", {}),
-    "loop": ("the config with Keras's while loop, not unrolled (the default before train.unroll)",
-             {"train.unroll": False}),
+    "loop": ("the config with Keras's while loop, not unrolled", {"train.unroll": False}),
     # The sampled, tied default's schedule and regularization, re-tuned at equal time.
     "plateau-1": ("the learning rate halved after 1 epoch without a better held-out loss (not 2)",
                   {"train.reduce_lr_patience": 1}),
@@ -76,6 +75,10 @@ ARMS = {  # name: (what it is, config overrides, None for the book's own pipelin
                                                           "model.embedding_dropout": 0.1}),
     "layers-2": ("two LSTMs of 256", {"model.layers": 2}),
     # Larger batches use the cores better (benchmarks/step_profile.py); the rate grows as its square root.
+    "batch-32": ("batch 32, learning rate 0.01 (the default before batch 64)",
+                 {"train.batch_size": 32, "train.learning_rate": 0.01}),
+    "batch-32-loop": ("batch 32, learning rate 0.01, Keras's while loop (the default before train.unroll)",
+                      {"train.batch_size": 32, "train.learning_rate": 0.01, "train.unroll": False}),
     "batch-64": ("batch 64, learning rate 0.014", {"train.batch_size": 64, "train.learning_rate": 0.014}),
     "batch-128": ("batch 128, learning rate 0.02", {"train.batch_size": 128, "train.learning_rate": 0.02}),
     "book": ("book (pad/truncate 200, batch-then-shuffle, unmasked loss, batch 32, lr 0.001)", None),

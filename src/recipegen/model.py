@@ -245,10 +245,11 @@ def unrolled(model: keras.Model, inputs: tf.Tensor) -> Iterator[None]:
     """The recurrent layers unrolled while a training step is traced, where that is faster.
 
     On a CPU, Keras runs a recurrence as a while loop of small ops; unrolled over a window of known
-    length, the same ops run 1.05 to 1.2x faster per step (benchmarks/README.md, "Training speed"), and
-    compute the same numbers. On a GPU a layer unrolled would lose its cuDNN kernel, so it is left
-    alone. The layers are unrolled only while the step's Python runs (the trace), never when saved:
-    a saved model must score and generate over stretches of any length.
+    length, the same ops compute the same numbers and train 1.2 times the tokens a second
+    (benchmarks/README.md, "Unrolled on a CPU, and batch 64 again"). On a GPU a layer unrolled
+    would lose its cuDNN kernel, so it is left alone. The layers are unrolled only while the step's
+    Python runs (the trace), never when saved: a saved model must score and generate over
+    stretches of any length.
     """
     steps = inputs.shape[1]
     wanted = (getattr(model, "unroll", False) and steps is not None and steps <= MAX_UNROLLED_STEPS

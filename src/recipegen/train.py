@@ -61,7 +61,7 @@ def train(config: Config, run_dir: Path, *, overwrite: bool = False, verbose: bo
     strategy = distribute.make_strategy(config.train)  # first: it may configure TensorFlow's runtime
     with distribute.worker_dir(strategy, run_dir) as own_dir:
         say = log or (lambda message: None)
-        _seed_everything(config)
+        seed_everything(config)
         data = prepare(config, vocabulary=base.vocabulary if base else None, say=say, rule=SPLIT_RULE)
         config = with_template(config, data.template)  # "auto" resolved: the run records what it trained on
         if base:
@@ -142,7 +142,7 @@ def _resume(run_dir: Path, epochs: int | None, tensorboard: bool, strategy: str 
     if overrides:
         atomic_write_text(run_dir / run_files.CONFIG_FILE, config_module.dumps(config))
     tf_strategy = distribute.make_strategy(config.train)
-    _seed_everything(config)
+    seed_everything(config)
     state["split"] = run.split  # recorded from now on, for a run from before the rule was
     data = resume_data(run_dir, config, say, rule=run.split)  # split again as the run first split it
     with tf_strategy.scope():
@@ -294,7 +294,7 @@ def _start_from(model: keras.Model, base: run_files.Run) -> None:
     model.set_weights(weights)
 
 
-def _seed_everything(config: Config) -> None:
+def seed_everything(config: Config) -> None:
     keras.utils.set_random_seed(config.seed)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
