@@ -11,7 +11,8 @@ is timed over the same ``--batches`` batches after three warm-up calls, the part
   gradients, clipping, Adam);
 - ``gradients``: forward, loss and gradients, no optimizer;
 - ``forward``: forward and loss only;
-- ``recurrence``: the recurrent layers alone, forward and backward, on inputs of the model's shape;
+- ``recurrence``: the recurrent layers alone, forward and backward, on inputs of the model's shape, run as
+  the step runs them (unrolled where ``train.unroll`` unrolls them);
 - ``recurrence_forward``: the same, forward only;
 - ``bare``: a hand-written LSTM recurrence of the same shapes: the input projection of every step
   done first as one product, then dependent steps of ``h @ U`` (batch x units times units x 4 units)
@@ -126,7 +127,7 @@ def main() -> int:
     from recipegen.generation.generator import Generator
     from recipegen.generation.samples import Ask
     from recipegen.generation.settings import configured_decoding
-    from recipegen.model import build_model, compile_model, dense_gradients, recurrent_layers
+    from recipegen.model import build_model, compile_model, dense_gradients, recurrent_layers, unrolled
     from recipegen.prepare import prepare_data
     from recipegen.run import sample_limit
     from recipegen.text import tokenizer_for
@@ -144,10 +145,11 @@ def main() -> int:
     def sync(value):
         return [v.numpy() for v in tf.nest.flatten(value) if hasattr(v, "numpy")]
 
-    def loss_sum(inputs, targets, weights):
-        if model.sampled_classes:
-            return model.sampled_loss_sum(inputs, targets, weights, training=True)
-        logits = model(inputs, training=True)
+    def loss_sum(inputs, targets, weights):  # every part runs the recurrence as the step does (train.unroll)
+        with unrolled(model, inputs):
+            if model.sampled_classes:
+                return model.sampled_loss_sum(inputs, targets, weights, training=True)
+            logits = model(inputs, training=True)
         losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
         return tf.reduce_sum(losses * weights)
 
@@ -163,7 +165,7 @@ def main() -> int:
 
     @tf.function
     def recurrence(inputs):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, unrolled(model, inputs):
             tape.watch(inputs)
             x = inputs
             for layer in layers:
@@ -173,8 +175,9 @@ def main() -> int:
 
     @tf.function
     def recurrence_forward(x):
-        for layer in layers:
-            x = layer(x, training=True)
+        with unrolled(model, x):
+            for layer in layers:
+                x = layer(x, training=True)
         return x
 
     parts = timed_in_rounds({
