@@ -84,16 +84,14 @@ def training_speed(config, batches: int) -> dict:
 
 def generation_speed(config, tokens: int) -> dict:
     import keras
-    from generation import ours_tokens_per_second
+    from generation import ours_tokens_per_second, synthetic_vocabulary
 
     from recipegen.generation.generator import Generator
     from recipegen.model import build_model
-    from recipegen.text import END_TOKEN
 
-    size = config.data.vocab_size
-    vocabulary = ["", "[UNK]", END_TOKEN] + [f"w{i}" for i in range(3, size)]
     keras.utils.set_random_seed(0)
-    generator = Generator(build_model(config.model, size), vocabulary)
+    generator = Generator(build_model(config.model, config.data.vocab_size),
+                          synthetic_vocabulary(config.data.vocab_size))
     return {f"batch {batch}": ours_tokens_per_second(generator, batch, tokens, repeats=3)[0] for batch in (1, 32)}
 
 

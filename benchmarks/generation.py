@@ -49,6 +49,11 @@ from recipegen.text import END_TOKEN  # noqa: E402
 PROMPT = "w3 w4"  # two known tokens; the synthetic vocabulary has no real words
 
 
+def synthetic_vocabulary(size: int) -> list[str]:
+    """Padding, [UNK], the end token and made-up words: speed does not depend on what words say."""
+    return ["", "[UNK]", END_TOKEN] + [f"w{i}" for i in range(3, size)]
+
+
 def book_tokens_per_second(model: keras.Model, tokens: int, vocab_size: int) -> float:
     """The notebook's loop: predict on the whole prefix, take the last step, sample in numpy."""
     rng = np.random.default_rng(0)
@@ -147,7 +152,7 @@ def main() -> None:
 
     config = Config()
     vocab_size = config.data.vocab_size
-    vocabulary = ["", "[UNK]", END_TOKEN] + [f"w{i}" for i in range(3, vocab_size)]
+    vocabulary = synthetic_vocabulary(vocab_size)
     keras.utils.set_random_seed(0)
     model = build_model(config.model, vocab_size)
     rows = []
